@@ -1,0 +1,1 @@
+//! An Okta-shaped mock identity provider (content arrives with its own issue).

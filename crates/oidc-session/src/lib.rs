@@ -1,0 +1,1 @@
+//! The Tauri-free session core (content arrives with its own issue).

@@ -1,0 +1,6 @@
+fn main() {
+    // Only the commands listed here get ACL permissions; capabilities/ grants them to the UI.
+    let manifest = tauri_build::AppManifest::new().commands(&[]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("tauri-build failed");
+}

@@ -1,0 +1,73 @@
+//! The app shell: plugins, deep-link wiring and the window. It never speaks OIDC itself;
+//! the session core lives in `crates/oidc-session`.
+
+mod logging;
+#[cfg(target_os = "linux")]
+mod scheme_handler;
+
+use tauri::{AppHandle, Manager};
+use tauri_plugin_deep_link::DeepLinkExt;
+
+/// Starts the app. A second instance started by the desktop with a deep link forwards the
+/// link to the first one and exits before it opens a window.
+pub fn run() {
+    tauri::Builder::default()
+        // Registered first: a second instance must hand its URL over before anything else runs.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            bring_to_front(app)
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_opener::init())
+        .setup(|app| {
+            logging::init(&app.path().app_log_dir()?)?;
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
+            #[cfg(target_os = "linux")]
+            register_scheme_handler(app.handle())?;
+            app.deep_link().on_open_url(|event| {
+                for url in event.urls() {
+                    tracing::info!(url = %url, "deep link received");
+                }
+            });
+            // The OS may start the app with a callback URL when it was not running: no
+            // browser round-trip can be pending then, so the link is only noted.
+            if let Some(urls) = app.deep_link().get_current()? {
+                for url in urls {
+                    tracing::info!(url = %url, "deep link at start ignored: nothing is pending");
+                }
+            }
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+        .expect("the app failed to start");
+}
+
+fn bring_to_front(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
+/// Installs the desktop entry off the main thread: `xdg-mime` is a shell script that takes
+/// tens of milliseconds, and the window should not wait for it.
+#[cfg(target_os = "linux")]
+fn register_scheme_handler(app: &AppHandle) -> tauri::Result<()> {
+    let executable = match app.env().appimage {
+        Some(appimage) => appimage.into(),
+        None => tauri::utils::platform::current_exe()?,
+    };
+    let config = app.config();
+    // The scheme is the app's identifier (RFC 8252 §7.1); tauri.conf.json declares it too.
+    let handler = scheme_handler::SchemeHandler::new(
+        &config.identifier,
+        config.product_name.as_deref().unwrap_or(&config.identifier),
+        &config.identifier,
+        &executable,
+    );
+    let applications_dir = app.path().data_dir()?.join("applications");
+    std::thread::spawn(move || match handler.install(&applications_dir) {
+        Ok(path) => tracing::info!(entry = %path.display(), "deep-link handler registered"),
+        Err(error) => tracing::error!(%error, "could not register the deep-link handler"),
+    });
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! Registers the app with the Linux desktop as the handler of its private-use URI scheme, so
+//! that a browser handing `com.example.oktasignout:/…` to the desktop reaches the app.
+//!
+//! tauri-plugin-deep-link's own `register` writes `Exec="<path>" %u`. Debian 12's `xdg-open`
+//! (xdg-utils 1.1.3, generic mode, which Chromium uses outside GNOME) splits `Exec` on spaces
+//! without honouring quotes, so it tries to run `"<path>"`, quotes included, and fails. We
+//! write the path unquoted whenever the Desktop Entry spec allows it, which both `gio open`
+//! and every `xdg-open` can run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::{fs, io};
+
+/// Characters that the Desktop Entry spec says must be quoted in an `Exec` argument.
+const RESERVED: &[char] = &[
+    ' ', '\t', '\n', '"', '\'', '\\', '>', '<', '~', '|', '&', ';', '$', '*', '?', '#', '(', ')',
+    '`',
+];
+
+/// The handler's desktop entry, identified by the app's reverse-DNS identifier.
+pub struct SchemeHandler {
+    /// The desktop file ID, e.g. `com.example.oktasignout-handler.desktop`.
+    file_name: String,
+    /// The entry's text.
+    contents: String,
+    /// The MIME type it claims: `x-scheme-handler/<scheme>`.
+    mime_type: String,
+}
+
+impl SchemeHandler {
+    /// The entry for `executable` handling `scheme`, shown to people as `name`.
+    pub fn new(identifier: &str, name: &str, scheme: &str, executable: &Path) -> Self {
+        let mime_type = format!("x-scheme-handler/{scheme}");
+        let exec = exec_argument(&executable.to_string_lossy());
+        let contents = format!(
+            "[Desktop Entry]\nType=Application\nName={name}\nExec={exec} %u\nTerminal=false\n\
+             NoDisplay=true\nMimeType={mime_type};\n"
+        );
+        Self {
+            file_name: format!("{identifier}-handler.desktop"),
+            contents,
+            mime_type,
+        }
+    }
+
+    /// Writes the entry into `applications_dir` and makes it the default handler of the
+    /// scheme. Returns the entry's path.
+    pub fn install(&self, applications_dir: &Path) -> io::Result<PathBuf> {
+        let path = self.write_entry(applications_dir)?;
+        // The MIME cache only speeds look-ups up, and not every desktop ships the tool.
+        match Command::new("update-desktop-database")
+            .arg(applications_dir)
+            .status()
+        {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                tracing::debug!("update-desktop-database is not installed; skipping the MIME cache")
+            }
+            result => check_status("update-desktop-database", result)?,
+        }
+        check_status(
+            "xdg-mime",
+            Command::new("xdg-mime")
+                .args(["default", &self.file_name, &self.mime_type])
+                .status(),
+        )?;
+        Ok(path)
+    }
+
+    /// Writes the entry, rewriting it only when it changed.
+    fn write_entry(&self, applications_dir: &Path) -> io::Result<PathBuf> {
+        fs::create_dir_all(applications_dir)?;
+        let path = applications_dir.join(&self.file_name);
+        if fs::read_to_string(&path).ok().as_deref() != Some(self.contents.as_str()) {
+            fs::write(&path, &self.contents)?;
+        }
+        Ok(path)
+    }
+}
+
+fn check_status(program: &str, result: io::Result<std::process::ExitStatus>) -> io::Result<()> {
+    let status = result.map_err(|error| io::Error::new(error.kind(), format!("{program}: {error}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("{program} failed: {status}")))
+    }
+}
+
+/// `path` as one `Exec` argument: bare when the spec allows it, else quoted and escaped.
+fn exec_argument(path: &str) -> String {
+    let path = path.replace('%', "%%");
+    if !path.contains(RESERVED) {
+        return path;
+    }
+    tracing::warn!(
+        "the app's path needs quoting in its desktop entry; Debian 12's generic xdg-open cannot \
+         run such entries, so install the app under a path without spaces or shell characters"
+    );
+    let mut quoted = String::from("\"");
+    for character in path.chars() {
+        // Escaped once for the Exec quoting, then every backslash once more for the desktop
+        // file's string syntax.
+        match character {
+            '\\' => quoted.push_str(r"\\\\"),
+            '"' | '`' | '$' => {
+                quoted.push_str(r"\\");
+                quoted.push(character);
+            }
+            _ => quoted.push(character),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_paths_stay_unquoted_so_generic_xdg_open_can_run_them() {
+        let handler = SchemeHandler::new(
+            "com.example.oktasignout",
+            "Okta Sign-Out",
+            "com.example.oktasignout",
+            Path::new("/opt/okta-signout/bin/okta-signout"),
+        );
+        assert_eq!(
+            handler.contents,
+            "[Desktop Entry]\nType=Application\nName=Okta Sign-Out\n\
+             Exec=/opt/okta-signout/bin/okta-signout %u\nTerminal=false\nNoDisplay=true\n\
+             MimeType=x-scheme-handler/com.example.oktasignout;\n"
+        );
+        assert_eq!(handler.file_name, "com.example.oktasignout-handler.desktop");
+    }
+
+    #[test]
+    fn reserved_characters_are_quoted_and_escaped_per_the_desktop_entry_spec() {
+        assert_eq!(exec_argument("/home/a b/app"), "\"/home/a b/app\"");
+        assert_eq!(exec_argument(r"/x/$HOME\y"), r#""/x/\\$HOME\\\\y""#);
+        assert_eq!(exec_argument("/x/100%"), "/x/100%%");
+    }
+
+    #[test]
+    fn a_stale_entry_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let handler = SchemeHandler::new("a.b", "A", "a.b", Path::new("/usr/bin/a"));
+        let path = dir.path().join(&handler.file_name);
+        fs::write(&path, "stale").unwrap();
+        assert_eq!(handler.write_entry(dir.path()).unwrap(), path);
+        assert_eq!(fs::read_to_string(&path).unwrap(), handler.contents);
+    }
+}

@@ -1,0 +1,106 @@
+//! The app shell on a real (virtual) Linux desktop: the window, the run command and the
+//! deep-link hand-off from the desktop to the running app.
+
+mod support;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{terminate, wait_for, Desktop, Driver, IDENTIFIER};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_shows_the_signed_out_screen() {
+    let desktop = Desktop::start();
+    let driver = Driver::start(&desktop).await;
+
+    assert_eq!(driver.text("h1").await, "Okta Sign-Out");
+    assert_eq!(driver.text("#screen-signed-out h2").await, "You are signed out");
+    assert_eq!(driver.text("#sign-in").await, "Sign in");
+    let title = driver.client.title().await.unwrap();
+    assert_eq!(title, "Okta Sign-Out");
+    driver.screenshot("signed-out").await;
+}
+
+#[test]
+fn the_readme_run_command_opens_the_window() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let run_command = "scripts/run";
+    assert!(
+        readme.contains(&format!("\n{run_command}\n")),
+        "the README's quick start no longer runs {run_command}"
+    );
+    let desktop = Desktop::start();
+    let mut run = desktop
+        .command(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/run"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("scripts/run");
+    // The first run may build the app; the window then maps within seconds.
+    wait_for("the app's window", Duration::from_secs(600), || {
+        if let Some(status) = run.try_wait().unwrap() {
+            panic!("scripts/run ended before a window appeared: {status}");
+        }
+        (desktop.app_window_count() == 1).then_some(())
+    });
+    desktop.wait_for_log("starting", LIMIT);
+    let screenshot = desktop.screenshot("run-command");
+    assert!(std::fs::metadata(screenshot).unwrap().len() > 0);
+    // The whole group: the script, Cargo and the app.
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", run.id())])
+        .status();
+    terminate(&mut run);
+}
+
+#[test]
+fn xdg_open_hands_a_deep_link_to_the_running_app() {
+    hand_off_deep_link(&["xdg-open"]);
+}
+
+#[test]
+fn gio_open_hands_a_deep_link_to_the_running_app() {
+    hand_off_deep_link(&["gio", "open"]);
+}
+
+/// Opens a callback URL through the desktop (as a browser does) while the app runs: the
+/// desktop starts a second instance from the app's `.desktop` entry, which forwards the URL
+/// over D-Bus to the first instance and exits without a window.
+fn hand_off_deep_link(opener: &[&str]) {
+    let desktop = Desktop::start();
+    let app = desktop.launch_app();
+    desktop.wait_for_log("deep-link handler registered", LIMIT);
+    wait_for("the app's window", LIMIT, || {
+        (desktop.app_window_count() == 1).then_some(())
+    });
+    let url = format!(
+        "{IDENTIFIER}:/logout/callback?state=hand-off-{}",
+        std::process::id()
+    );
+
+    let started = Instant::now();
+    let status = desktop.run(opener[0], &[&opener[1..], &[url.as_str()]].concat(), LIMIT);
+    assert!(status.success(), "{opener:?} failed: {status}");
+    let received = desktop.wait_for_log("deep link received", LIMIT);
+    assert!(
+        received.ends_with(&format!("url={url}")),
+        "the app got another URL: {received}"
+    );
+    wait_for("the second instance to exit", LIMIT, || {
+        (desktop.app_pids() == [app.pid()]).then_some(())
+    });
+    eprintln!(
+        "{opener:?}: second instance handed off and exited after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(desktop.app_window_count(), 1, "a second window appeared");
+    assert_eq!(
+        desktop.app_log().matches("starting").count(),
+        1,
+        "the second instance ran the app instead of forwarding"
+    );
+}

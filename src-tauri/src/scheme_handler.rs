@@ -78,7 +78,8 @@ impl SchemeHandler {
 }
 
 fn check_status(program: &str, result: io::Result<std::process::ExitStatus>) -> io::Result<()> {
-    let status = result.map_err(|error| io::Error::new(error.kind(), format!("{program}: {error}")))?;
+    let status =
+        result.map_err(|error| io::Error::new(error.kind(), format!("{program}: {error}")))?;
     if status.success() {
         Ok(())
     } else {

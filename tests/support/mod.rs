@@ -26,7 +26,10 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Optio
         if let Some(value) = probe() {
             return value;
         }
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -192,22 +195,40 @@ impl Desktop {
     pub fn app_window_count(&self) -> usize {
         let output = self
             .command("xdotool")
-            .args(["search", "--onlyvisible", "--name", &format!("^{WINDOW_TITLE}$")])
+            .args([
+                "search",
+                "--onlyvisible",
+                "--name",
+                &format!("^{WINDOW_TITLE}$"),
+            ])
             .output()
             .expect("xdotool (apt install xdotool)");
         String::from_utf8_lossy(&output.stdout).lines().count()
     }
 
-    /// Saves a PNG of the whole screen to `target/screenshots/<name>.png`.
+    /// Saves a PNG of the whole screen to `target/screenshots/<name>.png` once the screen
+    /// shows more than a bare window (a mapped but unpainted window is one flat colour).
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let path = screenshot_dir().join(format!("{name}.png"));
-        let status = self
-            .command("import")
-            .args(["-window", "root"])
-            .arg(&path)
-            .status()
-            .expect("import (apt install imagemagick)");
-        assert!(status.success(), "screenshot failed: {status}");
+        wait_for("a painted window", Duration::from_secs(30), || {
+            let status = self
+                .command("import")
+                .args(["-window", "root"])
+                .arg(&path)
+                .status()
+                .expect("import (apt install imagemagick)");
+            assert!(status.success(), "screenshot failed: {status}");
+            let colours = self
+                .command("identify")
+                .args(["-format", "%k"])
+                .arg(&path)
+                .output()
+                .expect("identify (apt install imagemagick)");
+            let colours: usize = String::from_utf8_lossy(&colours.stdout)
+                .parse()
+                .unwrap_or(0);
+            (colours > 16).then_some(())
+        });
         path
     }
 
@@ -225,7 +246,10 @@ impl Desktop {
             .unwrap()
             .write_all(b"throw-away-keyring")
             .unwrap();
-        assert!(daemon.wait().unwrap().success(), "gnome-keyring-daemon failed");
+        assert!(
+            daemon.wait().unwrap().success(),
+            "gnome-keyring-daemon failed"
+        );
         // A client that connects before the daemon owns the name activates a second daemon,
         // which corrupts the new keyring: wait for the owner first.
         wait_for("gnome-keyring on the bus", Duration::from_secs(10), || {
@@ -306,7 +330,6 @@ impl Drop for AppProcess {
         terminate(&mut self.child);
     }
 }
-
 
 /// tauri-driver (→ WebKitWebDriver → the app) with a WebDriver session on the app's window.
 pub struct Driver {

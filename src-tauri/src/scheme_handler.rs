@@ -151,4 +151,28 @@ mod tests {
         assert_eq!(handler.write_entry(dir.path()).unwrap(), path);
         assert_eq!(fs::read_to_string(&path).unwrap(), handler.contents);
     }
+
+    /// The shell registers the identifier as the scheme, and single-instance claims
+    /// `<identifier>.SingleInstance` on D-Bus: both only work if tauri.conf.json agrees.
+    #[test]
+    fn the_deep_link_scheme_is_the_identifier_and_a_valid_dbus_name() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../../tauri.conf.json")).unwrap();
+        let identifier = config["identifier"].as_str().unwrap();
+        assert_eq!(
+            config["plugins"]["deep-link"]["desktop"]["schemes"],
+            serde_json::json!([identifier])
+        );
+        let elements: Vec<&str> = identifier.split('.').collect();
+        assert!(elements.len() >= 2 && identifier.len() <= 255);
+        for element in elements {
+            let mut characters = element.chars();
+            let first = characters.next().expect("an empty D-Bus name element");
+            assert!(first.is_ascii_alphabetic() || first == '_', "{element}");
+            assert!(
+                characters.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                "{element}"
+            );
+        }
+    }
 }

@@ -1,6 +1,11 @@
 fn main() {
     // Only the commands listed here get ACL permissions; capabilities/ grants them to the UI.
-    let manifest = tauri_build::AppManifest::new().commands(&[]);
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "session_state",
+        "app_info",
+        "sign_in",
+        "cancel_sign_in",
+    ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");
 }

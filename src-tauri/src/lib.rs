@@ -1,12 +1,16 @@
 //! The app shell: plugins, deep-link wiring and the window. It never speaks OIDC itself;
 //! the session core lives in `crates/oidc-session`.
 
+mod commands;
 mod logging;
 #[cfg(target_os = "linux")]
 mod scheme_handler;
+mod session;
 
 use tauri::{AppHandle, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
+
+use session::AppSession;
 
 /// Starts the app. A second instance started by the desktop with a deep link forwards the
 /// link to the first one and exits before it opens a window.
@@ -18,21 +22,30 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::session_state,
+            commands::app_info,
+            commands::sign_in,
+            commands::cancel_sign_in,
+        ])
         .setup(|app| {
             logging::init(&app.path().app_log_dir()?)?;
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
             #[cfg(target_os = "linux")]
             register_scheme_handler(app.handle())?;
-            app.deep_link().on_open_url(|event| {
+            let session = tauri::async_runtime::block_on(AppSession::start(app.handle()));
+            app.manage(session);
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
                 for url in event.urls() {
-                    tracing::info!(url = %url, "deep link received");
+                    handle.state::<AppSession>().handle_deep_link(&url);
                 }
             });
-            // The OS may start the app with a callback URL when it was not running: no
-            // browser round-trip can be pending then, so the link is only noted.
+            // The OS may start the app with a callback URL when it was not running: nothing
+            // can be pending then, so the session ignores it (and logs why).
             if let Some(urls) = app.deep_link().get_current()? {
                 for url in urls {
-                    tracing::info!(url = %url, "deep link at start ignored: nothing is pending");
+                    app.state::<AppSession>().handle_deep_link(&url);
                 }
             }
             Ok(())

@@ -1,1 +1,245 @@
-//! An Okta-shaped mock identity provider (content arrives with its own issue).
+//! mock-okta: an Okta-shaped mock identity provider for QA and tests.
+//!
+//! Unlike a generic OIDC mock it behaves like Okta on everything the app touches: exact
+//! redirect URIs, mandatory PKCE S256 for public clients, a real browser session cookie, one-time
+//! codes, refresh token rotation, RFC 7009 revocation with Okta's cascade, and an end-session
+//! endpoint that verifies `id_token_hint` and `post_logout_redirect_uri`. QA can switch on every
+//! fault the app must survive, and inspect what happened, over `/__admin/` or in process.
+//!
+//! The issuer and back channel are HTTPS (self-signed CA, [`MockOkta::ca_certificate_pem`]);
+//! the front channel (authorize, sign-in, logout) is also served on a plain-HTTP "browser"
+//! port, which discovery advertises, so a person's browser never sees a certificate warning.
+
+pub mod browser;
+mod config;
+mod faults;
+mod keys;
+mod pages;
+mod server;
+mod store;
+mod tls;
+
+use std::sync::Arc;
+
+use url::Url;
+
+pub use config::{
+    ClientConfig, Config, ConfigError, Lifetimes, UserConfig, DEFAULT_AUTHORIZATION_SERVER,
+    DEMO_CLIENT_ID, DEMO_PASSWORD, DEMO_POST_LOGOUT_REDIRECT_URI, DEMO_REDIRECT_URI,
+    DEMO_SECOND_USERNAME, DEMO_USERNAME,
+};
+pub use faults::{Endpoint, EndpointFault, ExpiredHintPolicy, Faults, UnknownEndpoint};
+pub use keys::KeyError;
+pub use server::{ADMIN_PREFIX, UNREGISTERED_POST_LOGOUT_REDIRECT_URI};
+pub use store::{
+    token_fingerprint, LogoutEvent, LogoutOutcome, RevocationEvent, RevocationResult, SessionInfo,
+    TokenInfo, TokenKind, TokenState,
+};
+
+use server::{AppState, AuthServer, Listeners, SharedState, TlsAcceptor, Urls};
+
+/// A running mock Okta org on 127.0.0.1: an HTTPS port and a plain-HTTP browser port that
+/// serve the same routes and share state.
+pub struct MockOkta {
+    state: SharedState,
+    router: axum::Router,
+    tls: TlsAcceptor,
+    ca_certificate_pem: String,
+    port: u16,
+    browser_port: u16,
+    listeners: tokio::sync::Mutex<Option<Listeners>>,
+}
+
+impl MockOkta {
+    /// Validates `config`, generates the TLS identity, binds `config.port` (HTTPS) and
+    /// `config.browser_port` (HTTP) on 127.0.0.1 (0 = any free port) and starts serving.
+    /// The RSA signing key is generated in the background; only token, keys and logout wait.
+    pub async fn start(config: Config) -> std::io::Result<MockOkta> {
+        config.validate().map_err(invalid_input)?;
+        let tls = tls::generate()?;
+        let keys =
+            keys::KeyStore::start(config.signing_key_pem.as_deref()).map_err(invalid_input)?;
+        let https = server::bind(config.port).await?;
+        let http = server::bind(config.browser_port).await?;
+        let port = https.local_addr()?.port();
+        let browser_port = http.local_addr()?.port();
+        let urls = Urls {
+            base: loopback_url("https", port),
+            browser: loopback_url("http", browser_port),
+        };
+        let state = Arc::new(AppState::new(config, urls, keys));
+        let router = server::router(state.clone());
+        let acceptor = TlsAcceptor::from(tls.server_config);
+        let listeners = Listeners::serve(https, http, acceptor.clone(), router.clone());
+        tracing::info!(port, browser_port, "mock-okta started");
+        Ok(MockOkta {
+            state,
+            router,
+            tls: acceptor,
+            ca_certificate_pem: tls.ca_certificate_pem,
+            port,
+            browser_port,
+            listeners: tokio::sync::Mutex::new(Some(listeners)),
+        })
+    }
+
+    /// The issuer of the `default` authorization server: `https://127.0.0.1:P/oauth2/default`.
+    pub fn issuer(&self) -> Url {
+        self.custom_issuer(DEFAULT_AUTHORIZATION_SERVER)
+    }
+
+    /// The issuer of custom authorization server `id`: `https://127.0.0.1:P/oauth2/{id}`.
+    pub fn custom_issuer(&self, id: &str) -> Url {
+        Url::parse(&AuthServer::Custom(id.to_owned()).issuer(&self.state.urls))
+            .expect("issuer URLs are valid")
+    }
+
+    /// The org authorization server's issuer, the base URL without a trailing slash as Okta
+    /// writes it: `https://127.0.0.1:P`.
+    pub fn org_issuer(&self) -> String {
+        AuthServer::Org.issuer(&self.state.urls)
+    }
+
+    /// `https://127.0.0.1:P/`.
+    pub fn base_url(&self) -> Url {
+        self.state.urls.base.clone()
+    }
+
+    /// `http://127.0.0.1:B/`: the front-channel origin, where the session cookie lives.
+    pub fn browser_url(&self) -> Url {
+        self.state.urls.browser.clone()
+    }
+
+    /// `https://127.0.0.1:P/__admin/`.
+    pub fn admin_url(&self) -> Url {
+        self.state
+            .urls
+            .base
+            .join(&format!("{ADMIN_PREFIX}/"))
+            .expect("the admin prefix is a valid path")
+    }
+
+    /// The HTTPS port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The plain-HTTP browser port.
+    pub fn browser_port(&self) -> u16 {
+        self.browser_port
+    }
+
+    /// PEM of the CA certificate that signs the HTTPS certificate: the root to trust.
+    pub fn ca_certificate_pem(&self) -> &str {
+        &self.ca_certificate_pem
+    }
+
+    /// The configuration the mock started with.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// Closes both listeners and drops every open connection: connections are refused from
+    /// now on. State, keys and certificate are kept for [`MockOkta::go_online`].
+    pub async fn go_offline(&self) {
+        if let Some(listeners) = self.listeners.lock().await.take() {
+            listeners.close().await;
+            tracing::info!("offline");
+        }
+    }
+
+    /// Binds the same two ports again and serves the same state; a no-op when online.
+    pub async fn go_online(&self) -> std::io::Result<()> {
+        let mut listeners = self.listeners.lock().await;
+        if listeners.is_none() {
+            let https = server::bind(self.port).await?;
+            let http = server::bind(self.browser_port).await?;
+            *listeners = Some(Listeners::serve(
+                https,
+                http,
+                self.tls.clone(),
+                self.router.clone(),
+            ));
+            tracing::info!("online");
+        }
+        Ok(())
+    }
+
+    /// Whether the listeners are up.
+    pub async fn is_online(&self) -> bool {
+        self.listeners.lock().await.is_some()
+    }
+
+    /// Stops serving and waits until both listeners and all connections are closed.
+    pub async fn shutdown(self) {
+        self.go_offline().await;
+    }
+
+    /// Live browser sessions, oldest first.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        self.state.store().sessions()
+    }
+
+    /// Every token issued, in issue order, with its current state.
+    pub fn tokens(&self) -> Vec<TokenInfo> {
+        self.state.store().tokens()
+    }
+
+    /// The recorded token issued with value `token`, if any.
+    pub fn token(&self, token: &str) -> Option<TokenInfo> {
+        let fingerprint = token_fingerprint(token);
+        self.tokens()
+            .into_iter()
+            .find(|info| info.fingerprint == fingerprint)
+    }
+
+    /// Every revoke request, in arrival order.
+    pub fn revocations(&self) -> Vec<RevocationEvent> {
+        self.state.store().revocations()
+    }
+
+    /// Every logout request, in arrival order.
+    pub fn logout_events(&self) -> Vec<LogoutEvent> {
+        self.state.store().logout_events()
+    }
+
+    /// The fault switches in force.
+    pub fn faults(&self) -> Faults {
+        self.state.faults()
+    }
+
+    /// Replaces all fault switches.
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.set_faults(faults);
+    }
+
+    /// Changes some fault switches, keeping the others.
+    pub fn update_faults(&self, change: impl FnOnce(&mut Faults)) {
+        let mut faults = self.faults();
+        change(&mut faults);
+        self.set_faults(faults);
+    }
+
+    /// The token lifetimes in force.
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.state.lifetimes()
+    }
+
+    /// Replaces the token lifetimes (for tokens issued from now on).
+    pub fn set_lifetimes(&self, lifetimes: Lifetimes) {
+        self.state.set_lifetimes(lifetimes);
+    }
+
+    /// Forgets sessions, codes, tokens and events; restores configured faults and lifetimes.
+    pub fn reset(&self) {
+        self.state.reset();
+    }
+}
+
+fn loopback_url(scheme: &str, port: u16) -> Url {
+    Url::parse(&format!("{scheme}://127.0.0.1:{port}/")).expect("loopback URLs are valid")
+}
+
+fn invalid_input(error: impl std::error::Error + Send + Sync + 'static) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, error)
+}

@@ -1,1 +1,21 @@
-//! The Tauri-free session core (content arrives with its own issue).
+//! The Tauri-free core of Okta Sign-Out: configuration, discovery, sign-in through the system
+//! browser, the keychain token vault, and the session that the app shell drives.
+
+pub mod callback;
+pub mod config;
+mod error;
+pub mod journal;
+pub mod provider;
+pub mod secret;
+mod session;
+pub mod tokens;
+pub mod vault;
+
+pub use config::{Config, ConfigError, OktaOrg};
+pub use error::SessionError;
+pub use secret::Sensitive;
+pub use session::{
+    IdentityProvider, SessionEvents, SessionManager, SessionView, SignedOutReason, SystemBrowser,
+};
+pub use tokens::UserClaims;
+pub use vault::{TokenVault, VaultError};

@@ -1,0 +1,192 @@
+//! Fault switches QA turns on to check that the app survives a misbehaving Okta.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol endpoints a fault can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `/v1/authorize` and the sign-in form it shows.
+    Authorize,
+    /// `/v1/token`.
+    Token,
+    /// `/v1/revoke`.
+    Revoke,
+    /// `/v1/logout`.
+    Logout,
+    /// `/v1/introspect`.
+    Introspect,
+    /// `/v1/userinfo`.
+    Userinfo,
+    /// `/v1/keys`.
+    Keys,
+    /// `/.well-known/openid-configuration` and `oauth-authorization-server`.
+    Discovery,
+}
+
+impl Endpoint {
+    /// Every endpoint, in a stable order.
+    pub const ALL: [Endpoint; 8] = [
+        Endpoint::Authorize,
+        Endpoint::Token,
+        Endpoint::Revoke,
+        Endpoint::Logout,
+        Endpoint::Introspect,
+        Endpoint::Userinfo,
+        Endpoint::Keys,
+        Endpoint::Discovery,
+    ];
+
+    /// The lower-case name used in TOML, JSON and CLI flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Authorize => "authorize",
+            Endpoint::Token => "token",
+            Endpoint::Revoke => "revoke",
+            Endpoint::Logout => "logout",
+            Endpoint::Introspect => "introspect",
+            Endpoint::Userinfo => "userinfo",
+            Endpoint::Keys => "keys",
+            Endpoint::Discovery => "discovery",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An endpoint name that is not one of [`Endpoint::ALL`].
+#[derive(Debug, thiserror::Error)]
+#[error("unknown endpoint {0:?} (expected one of authorize, token, revoke, logout, introspect, userinfo, keys, discovery)")]
+pub struct UnknownEndpoint(String);
+
+impl FromStr for Endpoint {
+    type Err = UnknownEndpoint;
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Endpoint::ALL
+            .into_iter()
+            .find(|endpoint| endpoint.name() == name)
+            .ok_or_else(|| UnknownEndpoint(name.to_owned()))
+    }
+}
+
+/// Faults applied to every request of one endpoint, in this order: latency, drop, status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EndpointFault {
+    /// Delay before answering; a "hang" is just a huge latency.
+    pub latency_ms: u64,
+    /// Close the connection without any response.
+    pub drop_connection: bool,
+    /// Answer with this HTTP status instead of the real response (e.g. 503).
+    pub status: Option<u16>,
+}
+
+impl EndpointFault {
+    pub(crate) fn latency(&self) -> Option<Duration> {
+        (self.latency_ms > 0).then(|| Duration::from_millis(self.latency_ms))
+    }
+}
+
+/// What logout does with an `id_token_hint` that has expired.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiredHintPolicy {
+    /// Accept it, as many Okta orgs do.
+    #[default]
+    Accept,
+    /// Reject it with the 400 error page.
+    Reject,
+}
+
+/// All fault switches. The default is a well-behaved Okta.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Faults of `/v1/authorize` and the sign-in form.
+    pub authorize: EndpointFault,
+    /// Faults of `/v1/token`.
+    pub token: EndpointFault,
+    /// Faults of `/v1/revoke` (a `status` here is a revoke failure; nothing is revoked).
+    pub revoke: EndpointFault,
+    /// Faults of `/v1/logout`.
+    pub logout: EndpointFault,
+    /// Faults of `/v1/introspect`.
+    pub introspect: EndpointFault,
+    /// Faults of `/v1/userinfo`.
+    pub userinfo: EndpointFault,
+    /// Faults of `/v1/keys`.
+    pub keys: EndpointFault,
+    /// Faults of the discovery documents.
+    pub discovery: EndpointFault,
+    /// Logout always answers with the 400 error page.
+    pub logout_error_page: bool,
+    /// Logout ends the session but answers 200 with a page that never navigates.
+    pub logout_never_redirects: bool,
+    /// Logout shows an interstitial page that then navigates to the redirect.
+    pub logout_interstitial: bool,
+    /// What logout does with an expired `id_token_hint`.
+    pub expired_id_token_hint: ExpiredHintPolicy,
+    /// Discovery answers 200 with a document that is not valid JSON metadata.
+    pub malformed_discovery: bool,
+}
+
+impl Faults {
+    /// The per-endpoint faults of `endpoint`.
+    pub fn endpoint(&self, endpoint: Endpoint) -> &EndpointFault {
+        match endpoint {
+            Endpoint::Authorize => &self.authorize,
+            Endpoint::Token => &self.token,
+            Endpoint::Revoke => &self.revoke,
+            Endpoint::Logout => &self.logout,
+            Endpoint::Introspect => &self.introspect,
+            Endpoint::Userinfo => &self.userinfo,
+            Endpoint::Keys => &self.keys,
+            Endpoint::Discovery => &self.discovery,
+        }
+    }
+
+    /// The per-endpoint faults of `endpoint`, to change.
+    pub fn endpoint_mut(&mut self, endpoint: Endpoint) -> &mut EndpointFault {
+        match endpoint {
+            Endpoint::Authorize => &mut self.authorize,
+            Endpoint::Token => &mut self.token,
+            Endpoint::Revoke => &mut self.revoke,
+            Endpoint::Logout => &mut self.logout,
+            Endpoint::Introspect => &mut self.introspect,
+            Endpoint::Userinfo => &mut self.userinfo,
+            Endpoint::Keys => &mut self.keys,
+            Endpoint::Discovery => &mut self.discovery,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_names_round_trip() {
+        for endpoint in Endpoint::ALL {
+            assert_eq!(endpoint.name().parse::<Endpoint>().unwrap(), endpoint);
+            let json = serde_json::to_string(&endpoint).unwrap();
+            assert_eq!(json, format!("\"{}\"", endpoint.name()));
+        }
+        assert!("tokens".parse::<Endpoint>().is_err());
+    }
+
+    #[test]
+    fn endpoint_mut_changes_the_named_endpoint_only() {
+        let mut faults = Faults::default();
+        faults.endpoint_mut(Endpoint::Revoke).status = Some(503);
+        assert_eq!(faults.revoke.status, Some(503));
+        assert_eq!(faults.endpoint(Endpoint::Token), &EndpointFault::default());
+    }
+}

@@ -1,0 +1,144 @@
+//! `/v1/logout` (GET and form POST): Okta's end-session endpoint.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::{clear_session_cookie, found, session_cookie, with_query, AuthServer, SharedState};
+use crate::faults::ExpiredHintPolicy;
+use crate::pages;
+use crate::store::{LogoutEvent, LogoutOutcome};
+
+/// Okta's exact message for an unregistered `post_logout_redirect_uri`.
+pub const UNREGISTERED_POST_LOGOUT_REDIRECT_URI: &str =
+    "The 'post_logout_redirect_uri' parameter must be a Logout redirect URI in the client app settings";
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LogoutParams {
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+pub(crate) async fn logout_get(
+    State(state): State<SharedState>,
+    server: AuthServer,
+    headers: HeaderMap,
+    Query(params): Query<LogoutParams>,
+) -> Response {
+    logout(&state, &server, &headers, params).await
+}
+
+pub(crate) async fn logout_post(
+    State(state): State<SharedState>,
+    server: AuthServer,
+    headers: HeaderMap,
+    Form(params): Form<LogoutParams>,
+) -> Response {
+    logout(&state, &server, &headers, params).await
+}
+
+async fn logout(
+    state: &SharedState,
+    server: &AuthServer,
+    headers: &HeaderMap,
+    params: LogoutParams,
+) -> Response {
+    let cookie = session_cookie(headers);
+    let had_session = cookie
+        .as_deref()
+        .is_some_and(|cookie| state.store().session(cookie).is_some());
+    let (outcome, error, response) = match check(state, server, &params).await {
+        Err(message) => (
+            LogoutOutcome::Rejected,
+            Some(message.clone()),
+            pages::error(StatusCode::BAD_REQUEST, &message),
+        ),
+        Ok(()) => {
+            // Logout ends the browser session; it does not revoke tokens.
+            if let Some(cookie) = &cookie {
+                state.store().end_session(cookie);
+            }
+            let (outcome, mut response) = respond(state, &params);
+            clear_session_cookie(&mut response);
+            (outcome, None, response)
+        }
+    };
+    tracing::info!(had_session, ?outcome, "logout");
+    state.store().record_logout(LogoutEvent {
+        time: OffsetDateTime::now_utc(),
+        had_session,
+        post_logout_redirect_uri: params.post_logout_redirect_uri,
+        state: params.state,
+        outcome,
+        error,
+    });
+    response
+}
+
+/// Okta's checks, in its order; the error is the message of the 400 page.
+async fn check(
+    state: &SharedState,
+    server: &AuthServer,
+    params: &LogoutParams,
+) -> Result<(), String> {
+    let faults = state.faults();
+    if faults.logout_error_page {
+        return Err("The logout request could not be processed (mock-okta fault).".to_owned());
+    }
+    let hint = params
+        .id_token_hint
+        .as_deref()
+        .filter(|hint| !hint.is_empty())
+        .ok_or("The 'id_token_hint' parameter is required.")?;
+    let client_ids: Vec<&str> = state
+        .config
+        .clients
+        .iter()
+        .map(|client| client.client_id.as_str())
+        .collect();
+    let key = state.keys.get().await;
+    let claims = key
+        .verify_id_token_hint(hint, &server.issuer(&state.urls), &client_ids)
+        .map_err(|_| "The 'id_token_hint' parameter is not a valid ID token.".to_owned())?;
+    let expired = claims.exp <= OffsetDateTime::now_utc().unix_timestamp().unsigned_abs();
+    if expired && faults.expired_id_token_hint == ExpiredHintPolicy::Reject {
+        return Err("The 'id_token_hint' parameter has expired.".to_owned());
+    }
+    if let Some(uri) = &params.post_logout_redirect_uri {
+        let registered = state
+            .config
+            .client(&claims.aud)
+            .is_some_and(|client| client.post_logout_redirect_uris.contains(uri));
+        if !registered {
+            return Err(UNREGISTERED_POST_LOGOUT_REDIRECT_URI.to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// The answer to a valid logout, per the logout fault switches.
+fn respond(state: &SharedState, params: &LogoutParams) -> (LogoutOutcome, Response) {
+    let faults = state.faults();
+    if faults.logout_never_redirects {
+        return (LogoutOutcome::NeverRedirected, pages::signed_out_dead_end());
+    }
+    let (outcome, target) = match &params.post_logout_redirect_uri {
+        Some(uri) => (
+            LogoutOutcome::Redirected,
+            with_query(uri, &[("state", params.state.as_deref())]),
+        ),
+        None => (
+            LogoutOutcome::RedirectedToSignIn,
+            state.sign_in_url().to_string(),
+        ),
+    };
+    if faults.logout_interstitial {
+        (LogoutOutcome::Interstitial, pages::interstitial(&target))
+    } else {
+        (outcome, found(&target))
+    }
+}

@@ -1,0 +1,404 @@
+//! The HTTP side: shared state, routing, request logging and fault injection.
+
+mod admin;
+mod authorize;
+mod discovery;
+mod listen;
+mod logout;
+mod tokens;
+
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Instant;
+
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::{Json, Router};
+use url::Url;
+
+use crate::config::{Config, Lifetimes};
+use crate::faults::{Endpoint, Faults};
+use crate::keys::KeyStore;
+use crate::pages;
+use crate::store::Store;
+
+pub(crate) use listen::{bind, Listeners, TlsAcceptor};
+pub use logout::UNREGISTERED_POST_LOGOUT_REDIRECT_URI;
+
+/// Prefix of the inspection and control API.
+pub const ADMIN_PREFIX: &str = "/__admin";
+
+/// Name of the Okta session cookie on the browser origin.
+const SESSION_COOKIE: &str = "sid";
+
+/// The two origins the mock answers on.
+#[derive(Debug, Clone)]
+pub(crate) struct Urls {
+    /// `https://127.0.0.1:{port}/`: issuer and back channel.
+    pub(crate) base: Url,
+    /// `http://127.0.0.1:{browser_port}/`: front channel, where the session cookie lives.
+    pub(crate) browser: Url,
+}
+
+/// State shared by both listeners and the in-process API.
+pub(crate) struct AppState {
+    pub(crate) config: Config,
+    pub(crate) urls: Urls,
+    pub(crate) keys: KeyStore,
+    store: Mutex<Store>,
+    faults: RwLock<Faults>,
+    lifetimes: RwLock<Lifetimes>,
+}
+
+pub(crate) type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub(crate) fn new(config: Config, urls: Urls, keys: KeyStore) -> AppState {
+        AppState {
+            faults: RwLock::new(config.faults.clone()),
+            lifetimes: RwLock::new(config.lifetimes),
+            config,
+            urls,
+            keys,
+            store: Mutex::new(Store::default()),
+        }
+    }
+
+    /// The store; a panic while holding it leaves it usable, the data is plain records.
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn faults(&self) -> Faults {
+        self.faults
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_faults(&self, faults: Faults) {
+        *self
+            .faults
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
+    }
+
+    pub(crate) fn lifetimes(&self) -> Lifetimes {
+        *self
+            .lifetimes
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn set_lifetimes(&self, lifetimes: Lifetimes) {
+        *self
+            .lifetimes
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = lifetimes;
+    }
+
+    /// Forgets sessions, codes, tokens and events, and restores the configured faults and
+    /// lifetimes; keys and certificate stay.
+    pub(crate) fn reset(&self) {
+        *self.store() = Store::default();
+        self.set_faults(self.config.faults.clone());
+        self.set_lifetimes(self.config.lifetimes);
+    }
+
+    /// The browser-origin sign-in page, where logout without a redirect URI lands.
+    pub(crate) fn sign_in_url(&self) -> Url {
+        self.urls
+            .browser
+            .join(pages::SIGN_IN_PATH)
+            .expect("a path joins onto an http base URL")
+    }
+}
+
+/// Which authorization server a request addresses: the org server (`/oauth2/v1/…`) or a
+/// custom one (`/oauth2/{id}/v1/…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AuthServer {
+    Org,
+    Custom(String),
+}
+
+impl AuthServer {
+    /// Okta's issuer: the base URL without path for the org server.
+    pub(crate) fn issuer(&self, urls: &Urls) -> String {
+        let base = urls.base.as_str().trim_end_matches('/');
+        match self {
+            AuthServer::Org => base.to_owned(),
+            AuthServer::Custom(id) => format!("{base}/oauth2/{id}"),
+        }
+    }
+
+    /// `aud` of access tokens: `api://{id}` on custom servers, the issuer on the org server.
+    pub(crate) fn audience(&self, urls: &Urls) -> String {
+        match self {
+            AuthServer::Org => self.issuer(urls),
+            AuthServer::Custom(id) => format!("api://{id}"),
+        }
+    }
+
+    /// The URL of endpoint `name` (e.g. `token`) on `origin`.
+    pub(crate) fn endpoint(&self, origin: &Url, name: &str) -> String {
+        let origin = origin.as_str().trim_end_matches('/');
+        match self {
+            AuthServer::Org => format!("{origin}/oauth2/v1/{name}"),
+            AuthServer::Custom(id) => format!("{origin}/oauth2/{id}/v1/{name}"),
+        }
+    }
+}
+
+impl FromRequestParts<SharedState> for AuthServer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Some((_, id)) = params.iter().find(|(name, _)| *name == "server") else {
+            return Ok(AuthServer::Org);
+        };
+        if state
+            .config
+            .authorization_servers
+            .iter()
+            .any(|known| known == id)
+        {
+            Ok(AuthServer::Custom(id.to_owned()))
+        } else {
+            // Okta's answer for an unknown authorization server.
+            let body = serde_json::json!({
+                "errorCode": "E0000007",
+                "errorSummary": format!("Not found: Resource not found: {id} (AuthorizationServer)"),
+            });
+            Err((StatusCode::NOT_FOUND, Json(body)).into_response())
+        }
+    }
+}
+
+/// The OAuth 2.0 error response Okta's back channel gives: JSON `error` and
+/// `error_description`.
+#[derive(Debug)]
+pub(crate) struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl OAuthError {
+    pub(crate) fn new(status: StatusCode, error: &'static str, description: &str) -> OAuthError {
+        OAuthError {
+            status,
+            error,
+            description: description.to_owned(),
+        }
+    }
+
+    pub(crate) fn invalid_request(description: &str) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    pub(crate) fn invalid_grant(description: &str) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
+    pub(crate) fn invalid_client(description: &str) -> OAuthError {
+        OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body =
+            serde_json::json!({ "error": self.error, "error_description": self.description });
+        (self.status, no_store_headers(), Json(body)).into_response()
+    }
+}
+
+/// Token responses and errors must not be cached (RFC 6749 §5.1).
+pub(crate) fn no_store_headers() -> [(header::HeaderName, &'static str); 2] {
+    [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::PRAGMA, "no-cache"),
+    ]
+}
+
+/// A 302 to `location` (Okta redirects with 302, not axum's 303).
+pub(crate) fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::FOUND, [(header::LOCATION, value)]).into_response(),
+        Err(_) => pages::error(
+            StatusCode::BAD_REQUEST,
+            "The redirect URI is not a valid URL.",
+        ),
+    }
+}
+
+/// `location` with `params` appended to its query.
+pub(crate) fn with_query(location: &str, params: &[(&str, Option<&str>)]) -> String {
+    let Ok(mut url) = Url::parse(location) else {
+        return location.to_owned();
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in params {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+    }
+    url.into()
+}
+
+/// The value of the Okta session cookie, if the browser sent one.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// Adds the `Set-Cookie` that starts the browser session.
+pub(crate) fn start_session_cookie(response: &mut Response, value: &str) {
+    append_set_cookie(
+        response,
+        &format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax"),
+    );
+}
+
+/// Adds the `Set-Cookie` that deletes the browser session cookie.
+pub(crate) fn clear_session_cookie(response: &mut Response) {
+    append_set_cookie(
+        response,
+        &format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+}
+
+fn append_set_cookie(response: &mut Response, cookie: &str) {
+    let value = HeaderValue::from_str(cookie).expect("cookie values are base64url");
+    response.headers_mut().append(header::SET_COOKIE, value);
+}
+
+/// The router both listeners serve.
+pub(crate) fn router(state: SharedState) -> Router {
+    let protocol: [(&str, Endpoint, MethodRouter<SharedState>); 7] = [
+        (
+            "/v1/authorize",
+            Endpoint::Authorize,
+            get(authorize::authorize),
+        ),
+        ("/v1/token", Endpoint::Token, post(tokens::token)),
+        ("/v1/revoke", Endpoint::Revoke, post(tokens::revoke)),
+        (
+            "/v1/logout",
+            Endpoint::Logout,
+            get(logout::logout_get).post(logout::logout_post),
+        ),
+        (
+            "/v1/introspect",
+            Endpoint::Introspect,
+            post(tokens::introspect),
+        ),
+        (
+            "/v1/userinfo",
+            Endpoint::Userinfo,
+            get(tokens::userinfo).post(tokens::userinfo),
+        ),
+        ("/v1/keys", Endpoint::Keys, get(tokens::keys)),
+    ];
+    let mut router = Router::new();
+    for (suffix, endpoint, handler) in protocol {
+        let handler = with_faults(handler, &state, endpoint);
+        router = router
+            .route(&format!("/oauth2{suffix}"), handler.clone())
+            .route(&format!("/oauth2/{{server}}{suffix}"), handler);
+    }
+    for document in ["openid-configuration", "oauth-authorization-server"] {
+        let handler = with_faults(get(discovery::document), &state, Endpoint::Discovery);
+        router = router
+            .route(&format!("/.well-known/{document}"), handler.clone())
+            .route(
+                &format!("/oauth2/{{server}}/.well-known/{document}"),
+                handler,
+            );
+    }
+    let sign_in = get(authorize::sign_in_page).post(authorize::sign_in);
+    router
+        .route(
+            pages::SIGN_IN_PATH,
+            with_faults(sign_in, &state, Endpoint::Authorize),
+        )
+        .nest(ADMIN_PREFIX, admin::routes())
+        .route(&format!("{ADMIN_PREFIX}/"), get(admin::index))
+        .layer(from_fn(log_request))
+        .with_state(state)
+}
+
+fn with_faults(
+    handler: MethodRouter<SharedState>,
+    state: &SharedState,
+    endpoint: Endpoint,
+) -> MethodRouter<SharedState> {
+    handler.layer(from_fn_with_state((state.clone(), endpoint), apply_faults))
+}
+
+/// Set on every request by the connection that carries it, so a fault can drop it.
+#[derive(Clone)]
+pub(crate) struct ConnectionAbort(pub(crate) tokio_util::sync::CancellationToken);
+
+async fn apply_faults(
+    State((state, endpoint)): State<(SharedState, Endpoint)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let faults = state.faults();
+    let fault = faults.endpoint(endpoint);
+    if let Some(latency) = fault.latency() {
+        tokio::time::sleep(latency).await;
+    }
+    if fault.drop_connection {
+        tracing::info!(%endpoint, "fault: dropping the connection without a response");
+        if let Some(abort) = request.extensions().get::<ConnectionAbort>() {
+            abort.0.cancel();
+        }
+        // The connection task drops the connection; this response is never sent.
+        return std::future::pending().await;
+    }
+    if let Some(status) = fault.status {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        tracing::info!(%endpoint, status = status.as_u16(), "fault: forced status");
+        return (status, format!("mock-okta fault: forced status {status}\n")).into_response();
+    }
+    next.run(request).await
+}
+
+/// One info line per request, without query string or body: those carry codes and tokens.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}

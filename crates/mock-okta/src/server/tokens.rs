@@ -1,0 +1,585 @@
+//! The back channel: `/v1/token`, `/v1/revoke`, `/v1/introspect`, `/v1/userinfo`, `/v1/keys`.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::{no_store_headers, AuthServer, OAuthError, SharedState};
+use crate::config::{ClientConfig, Config, UserConfig};
+use crate::keys::{at_hash, SigningKey};
+use crate::store::{
+    random_id, random_secret, token_fingerprint, RevocationEvent, RevocationResult, TokenKind,
+    TokenRecord, TokenState,
+};
+
+/// How a client identifies itself on the back channel: `client_id` (+ `client_secret`) in the
+/// form, or HTTP Basic.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ClientIdentification {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+impl ClientIdentification {
+    /// The client the request claims to come from, authenticated or not (for the event log).
+    fn claimed_client_id(&self, headers: &HeaderMap) -> Option<String> {
+        basic_credentials(headers)
+            .map(|(id, _)| id)
+            .or_else(|| self.client_id.clone())
+    }
+
+    /// Okta's client authentication: secrets for confidential clients, `client_id` alone for
+    /// public ones.
+    fn authenticate<'a>(
+        &self,
+        config: &'a Config,
+        headers: &HeaderMap,
+    ) -> Result<&'a ClientConfig, OAuthError> {
+        let (client_id, secret) = match basic_credentials(headers) {
+            Some((id, secret)) => (id, Some(secret)),
+            None => match &self.client_id {
+                Some(id) => (id.clone(), self.client_secret.clone()),
+                None => {
+                    return Err(OAuthError::invalid_client(
+                        "A client_id must be provided in the request.",
+                    ))
+                }
+            },
+        };
+        let failed = || {
+            OAuthError::invalid_client(
+                "Client authentication failed. Either the client or the client credentials are invalid.",
+            )
+        };
+        let client = config.client(&client_id).ok_or_else(failed)?;
+        if client.client_secret == secret {
+            Ok(client)
+        } else {
+            Err(failed())
+        }
+    }
+}
+
+/// `Authorization: Basic` credentials, form-URL-decoded as RFC 6749 §2.3.1 requires.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let encoded = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(&part.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|text| text.into_owned())
+    };
+    Some((decode(id)?, decode(secret)?))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenForm {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    #[serde(flatten)]
+    client: ClientIdentification,
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    token_type: &'static str,
+    expires_in: u64,
+    access_token: String,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+pub(crate) async fn token(
+    State(state): State<SharedState>,
+    server: AuthServer,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, OAuthError> {
+    let client = form.client.authenticate(&state.config, &headers)?;
+    let issuer = server.issuer(&state.urls);
+    let grant = match form.grant_type.as_deref() {
+        Some("authorization_code") => code_grant(&state, &form, client, &issuer)?,
+        Some("refresh_token") => refresh_grant(&state, &form, client, &issuer)?,
+        Some(_) => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "The authorization grant type is not supported by the authorization server.",
+            ))
+        }
+        None => {
+            return Err(OAuthError::invalid_request(
+                "The 'grant_type' parameter is required.",
+            ))
+        }
+    };
+    let key = state.keys.get().await;
+    let response = issue_tokens(&state, &key, grant);
+    Ok((no_store_headers(), Json(response)).into_response())
+}
+
+/// What a successful grant entitles the client to.
+struct Grant<'a> {
+    user: &'a UserConfig,
+    client_id: String,
+    issuer: String,
+    audience: String,
+    scopes: Vec<String>,
+    session_id: String,
+    auth_time: OffsetDateTime,
+    nonce: Option<String>,
+    refresh_token: RefreshTokenPlan,
+}
+
+enum RefreshTokenPlan {
+    /// No `offline_access`: no refresh token.
+    None,
+    /// Issue a fresh refresh token.
+    Issue,
+    /// Rotation off: hand the presented refresh token back.
+    Keep(String),
+}
+
+fn code_grant<'a>(
+    state: &'a SharedState,
+    form: &TokenForm,
+    client: &ClientConfig,
+    issuer: &str,
+) -> Result<Grant<'a>, OAuthError> {
+    let code = form
+        .code
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("The 'code' parameter is required."))?;
+    let invalid_code =
+        || OAuthError::invalid_grant("The authorization code is invalid or has expired.");
+    // Redeeming consumes the code, so any failure below still burns it, like Okta.
+    let issued = state
+        .store()
+        .redeem_code(code)
+        .map_err(|_| invalid_code())?;
+    let request = issued.request;
+    if request.client_id != client.client_id || request.issuer != issuer {
+        return Err(invalid_code());
+    }
+    if form.redirect_uri.as_deref() != Some(request.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant(
+            "The 'redirect_uri' does not match the redirection URI used in the authorization request.",
+        ));
+    }
+    if let Some(challenge) = &request.code_challenge {
+        let verifier = form.code_verifier.as_deref().ok_or_else(|| {
+            OAuthError::invalid_grant("PKCE verification failed: code_verifier is required.")
+        })?;
+        let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        if &computed != challenge {
+            return Err(OAuthError::invalid_grant("PKCE verification failed."));
+        }
+    }
+    let user = state
+        .config
+        .user(&issued.session.username)
+        .ok_or_else(invalid_code)?;
+    let refresh_token = if request.scopes.iter().any(|scope| scope == "offline_access") {
+        RefreshTokenPlan::Issue
+    } else {
+        RefreshTokenPlan::None
+    };
+    Ok(Grant {
+        user,
+        client_id: request.client_id,
+        issuer: request.issuer,
+        audience: request.audience,
+        scopes: request.scopes,
+        session_id: issued.session.id,
+        auth_time: issued.session.created,
+        nonce: request.nonce,
+        refresh_token,
+    })
+}
+
+fn refresh_grant<'a>(
+    state: &'a SharedState,
+    form: &TokenForm,
+    client: &ClientConfig,
+    issuer: &str,
+) -> Result<Grant<'a>, OAuthError> {
+    let presented = form
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("The 'refresh_token' parameter is required."))?;
+    let invalid = || OAuthError::invalid_grant("The refresh token is invalid or expired.");
+    let rotation = state.lifetimes().refresh_token_rotation;
+    let mut store = state.store();
+    let record = store
+        .token(presented)
+        .filter(|record| {
+            record.kind == TokenKind::Refresh
+                && record.client_id == client.client_id
+                && record.issuer == issuer
+                && record.state(OffsetDateTime::now_utc()) == TokenState::Active
+        })
+        .cloned()
+        .ok_or_else(invalid)?;
+    let scopes = match form.scope.as_deref() {
+        None => record.scopes.clone(),
+        Some(requested) => {
+            let requested: Vec<String> = requested.split_whitespace().map(str::to_owned).collect();
+            if requested.iter().any(|scope| !record.scopes.contains(scope)) {
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    "The requested scope is invalid, unknown, or malformed.",
+                ));
+            }
+            requested
+        }
+    };
+    let refresh_token = if rotation {
+        // The used refresh token dies, but not the access tokens issued with it.
+        store.retire_refresh_token(&record.fingerprint);
+        RefreshTokenPlan::Issue
+    } else {
+        RefreshTokenPlan::Keep(presented.to_owned())
+    };
+    let user = state.config.user(&record.username).ok_or_else(invalid)?;
+    Ok(Grant {
+        user,
+        client_id: record.client_id,
+        issuer: record.issuer,
+        audience: record.audience,
+        scopes,
+        session_id: record.session_id,
+        auth_time: record.auth_time,
+        nonce: None,
+        refresh_token,
+    })
+}
+
+#[derive(Serialize)]
+struct AccessTokenClaims<'a> {
+    ver: u8,
+    jti: String,
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    iat: i64,
+    exp: i64,
+    cid: &'a str,
+    uid: &'a str,
+    scp: &'a [String],
+    auth_time: i64,
+}
+
+#[derive(Serialize)]
+struct IdTokenClaims<'a> {
+    ver: u8,
+    jti: String,
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    iat: i64,
+    exp: i64,
+    auth_time: i64,
+    amr: [&'static str; 1],
+    sid: &'a str,
+    at_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preferred_username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
+}
+
+fn issue_tokens(state: &SharedState, key: &SigningKey, grant: Grant<'_>) -> TokenResponse {
+    let lifetimes = state.lifetimes();
+    let now = OffsetDateTime::now_utc();
+    let has_scope = |wanted: &str| grant.scopes.iter().any(|scope| scope == wanted);
+    let record = |kind, value: &str, expires_at, refresh_fingerprint| TokenRecord {
+        fingerprint: token_fingerprint(value),
+        kind,
+        client_id: grant.client_id.clone(),
+        username: grant.user.username.clone(),
+        issuer: grant.issuer.clone(),
+        audience: grant.audience.clone(),
+        scopes: grant.scopes.clone(),
+        session_id: grant.session_id.clone(),
+        auth_time: grant.auth_time,
+        issued_at: now,
+        expires_at,
+        revoked: false,
+        refresh_fingerprint,
+    };
+
+    let refresh_token = match grant.refresh_token {
+        RefreshTokenPlan::None => None,
+        RefreshTokenPlan::Keep(ref value) => Some(value.clone()),
+        RefreshTokenPlan::Issue => {
+            let value = random_secret();
+            let expires_at = now + lifetimes.refresh_token();
+            state
+                .store()
+                .record_token(record(TokenKind::Refresh, &value, expires_at, None));
+            Some(value)
+        }
+    };
+
+    let access_expires_at = now + lifetimes.access_token();
+    let access_token = key.sign(&AccessTokenClaims {
+        ver: 1,
+        jti: random_id("AT."),
+        iss: &grant.issuer,
+        aud: &grant.audience,
+        sub: &grant.user.username,
+        iat: now.unix_timestamp(),
+        exp: access_expires_at.unix_timestamp(),
+        cid: &grant.client_id,
+        uid: &grant.user.sub,
+        scp: &grant.scopes,
+        auth_time: grant.auth_time.unix_timestamp(),
+    });
+    state.store().record_token(record(
+        TokenKind::Access,
+        &access_token,
+        access_expires_at,
+        refresh_token.as_deref().map(token_fingerprint),
+    ));
+
+    let id_token = has_scope("openid").then(|| {
+        let expires_at = now + lifetimes.id_token();
+        let profile = has_scope("profile");
+        let email = has_scope("email");
+        let id_token = key.sign(&IdTokenClaims {
+            ver: 1,
+            jti: random_id("ID."),
+            iss: &grant.issuer,
+            aud: &grant.client_id,
+            sub: &grant.user.sub,
+            iat: now.unix_timestamp(),
+            exp: expires_at.unix_timestamp(),
+            auth_time: grant.auth_time.unix_timestamp(),
+            amr: ["pwd"],
+            sid: &grant.session_id,
+            at_hash: at_hash(&access_token),
+            nonce: grant.nonce.as_deref(),
+            name: profile.then_some(grant.user.name.as_str()),
+            preferred_username: profile.then_some(grant.user.username.as_str()),
+            email: email.then_some(grant.user.email.as_str()),
+            email_verified: email.then_some(true),
+        });
+        state
+            .store()
+            .record_token(record(TokenKind::Id, &id_token, expires_at, None));
+        id_token
+    });
+
+    TokenResponse {
+        token_type: "Bearer",
+        expires_in: lifetimes.access_token_secs,
+        access_token,
+        scope: grant.scopes.join(" "),
+        refresh_token,
+        id_token,
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenLookupForm {
+    token: Option<String>,
+    token_type_hint: Option<String>,
+    #[serde(flatten)]
+    client: ClientIdentification,
+}
+
+/// RFC 7009 as Okta does it: 200 with an empty body whenever the client is authenticated.
+pub(crate) async fn revoke(
+    State(state): State<SharedState>,
+    server: AuthServer,
+    headers: HeaderMap,
+    Form(form): Form<TokenLookupForm>,
+) -> Response {
+    let (result, response) = revoke_outcome(&state, &server, &headers, &form);
+    state.store().record_revocation(RevocationEvent {
+        time: OffsetDateTime::now_utc(),
+        token_fingerprint: form.token.as_deref().map(token_fingerprint),
+        token_type_hint: form.token_type_hint.clone(),
+        client_id: form.client.claimed_client_id(&headers),
+        result,
+    });
+    response
+}
+
+fn revoke_outcome(
+    state: &SharedState,
+    server: &AuthServer,
+    headers: &HeaderMap,
+    form: &TokenLookupForm,
+) -> (RevocationResult, Response) {
+    let client = match form.client.authenticate(&state.config, headers) {
+        Ok(client) => client,
+        Err(error) => return (RevocationResult::InvalidClient, error.into_response()),
+    };
+    let Some(token) = form.token.as_deref() else {
+        let error = OAuthError::invalid_request("The 'token' parameter is required.");
+        return (RevocationResult::InvalidRequest, error.into_response());
+    };
+    if !matches!(
+        form.token_type_hint.as_deref(),
+        None | Some("access_token" | "refresh_token")
+    ) {
+        let error = OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_token_type",
+            "The authorization server does not support the revocation of the presented token type.",
+        );
+        return (RevocationResult::InvalidRequest, error.into_response());
+    }
+    let issuer = server.issuer(&state.urls);
+    let mut store = state.store();
+    let found = store
+        .token(token)
+        .filter(|record| {
+            record.kind != TokenKind::Id
+                && record.client_id == client.client_id
+                && record.issuer == issuer
+        })
+        .map(|record| {
+            (
+                record.fingerprint.clone(),
+                record.state(OffsetDateTime::now_utc()),
+            )
+        });
+    let result = match found {
+        Some((fingerprint, TokenState::Active)) => {
+            store.revoke(&fingerprint);
+            RevocationResult::Revoked
+        }
+        Some(_) => RevocationResult::AlreadyInactive,
+        None => RevocationResult::Unknown,
+    };
+    (result, StatusCode::OK.into_response())
+}
+
+/// RFC 7662: `{"active": false}` for anything not usable by this client.
+pub(crate) async fn introspect(
+    State(state): State<SharedState>,
+    server: AuthServer,
+    headers: HeaderMap,
+    Form(form): Form<TokenLookupForm>,
+) -> Result<Response, OAuthError> {
+    let client = form.client.authenticate(&state.config, &headers)?;
+    let token = form
+        .token
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("The 'token' parameter is required."))?;
+    let issuer = server.issuer(&state.urls);
+    let store = state.store();
+    let active = store.token(token).filter(|record| {
+        record.client_id == client.client_id
+            && record.issuer == issuer
+            && record.state(OffsetDateTime::now_utc()) == TokenState::Active
+    });
+    let body = match active {
+        None => serde_json::json!({ "active": false }),
+        Some(record) => {
+            let token_type = match record.kind {
+                TokenKind::Access => "Bearer",
+                TokenKind::Refresh => "refresh_token",
+                TokenKind::Id => "id_token",
+            };
+            let sub = state
+                .config
+                .user(&record.username)
+                .map_or(record.username.as_str(), |user| user.sub.as_str());
+            serde_json::json!({
+                "active": true,
+                "token_type": token_type,
+                "scope": record.scopes.join(" "),
+                "client_id": record.client_id,
+                "username": record.username,
+                "sub": sub,
+                "iss": record.issuer,
+                "aud": record.audience,
+                "iat": record.issued_at.unix_timestamp(),
+                "exp": record.expires_at.unix_timestamp(),
+            })
+        }
+    };
+    Ok((no_store_headers(), Json(body)).into_response())
+}
+
+/// The OIDC UserInfo endpoint: claims for the scopes of a live access token.
+pub(crate) async fn userinfo(
+    State(state): State<SharedState>,
+    server: AuthServer,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let issuer = server.issuer(&state.urls);
+    let record = bearer.and_then(|token| {
+        state
+            .store()
+            .token(token.trim())
+            .filter(|record| {
+                record.kind == TokenKind::Access
+                    && record.issuer == issuer
+                    && record.state(OffsetDateTime::now_utc()) == TokenState::Active
+            })
+            .cloned()
+    });
+    let Some((record, user)) =
+        record.and_then(|record| Some((record.clone(), state.config.user(&record.username)?)))
+    else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Bearer error=\"invalid_token\", error_description=\"The access token is invalid.\"",
+            )],
+        )
+            .into_response();
+    };
+    let has_scope = |wanted: &str| record.scopes.iter().any(|scope| scope == wanted);
+    let mut claims = serde_json::json!({ "sub": user.sub });
+    if has_scope("profile") {
+        claims["name"] = user.name.clone().into();
+        claims["preferred_username"] = user.username.clone().into();
+    }
+    if has_scope("email") {
+        claims["email"] = user.email.clone().into();
+        claims["email_verified"] = true.into();
+    }
+    (no_store_headers(), Json(claims)).into_response()
+}
+
+/// The JWKS; waits for the signing key if it is still being generated.
+pub(crate) async fn keys(State(state): State<SharedState>, _server: AuthServer) -> Response {
+    let key = state.keys.get().await;
+    Json(key.jwks()).into_response()
+}

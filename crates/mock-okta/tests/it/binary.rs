@@ -1,0 +1,102 @@
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+#[tokio::test]
+async fn binary_prints_its_issuer_first_and_serves_discovery_over_trusted_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-okta"))
+        .args(["--port", "0", "--ca-cert-out"])
+        .arg(&ca_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_line = async || {
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("mock-okta prints in time")
+            .unwrap()
+            .expect("a line")
+    };
+    let issuer = url::Url::parse(&next_line().await).unwrap();
+    assert_eq!(issuer.scheme(), "https");
+    assert_eq!(issuer.host_str(), Some("127.0.0.1"));
+    assert_eq!(issuer.path(), "/oauth2/default");
+    let browser_line = next_line().await;
+    assert!(
+        browser_line.starts_with("browser: http://127.0.0.1:"),
+        "{browser_line}"
+    );
+    assert_eq!(next_line().await, format!("ca-cert: {}", ca_path.display()));
+
+    let ca = std::fs::read(&ca_path).unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .build()
+        .unwrap();
+    let discovery: serde_json::Value = client
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    // The generated signing key arrives at the JWKS.
+    let jwks: serde_json::Value = client
+        .get(discovery["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["kty"], "RSA");
+
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn binary_help_and_bad_config_are_clear() {
+    let help = Command::new(env!("CARGO_BIN_EXE_mock-okta"))
+        .arg("--help")
+        .output()
+        .await
+        .unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8(help.stdout).unwrap();
+    for flag in [
+        "--port",
+        "--browser-port",
+        "--ca-cert-out",
+        "--auto-login",
+        "--status",
+        "--drop-connection",
+        "--logout-interstitial",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from --help");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "prot = 1\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_mock-okta"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("unknown field `prot`"), "{stderr}");
+}

@@ -1,0 +1,163 @@
+//! The sign-out journal: a small file that says a sign-out is under way and how far it got,
+//! so that a crash mid-sign-out is finished at the next start. It never holds a secret: the
+//! tokens still to revoke wait in the keychain's pending-revocation entry.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tokens::unix_seconds;
+
+/// The journal's file name in the app's data directory.
+pub const JOURNAL_FILE: &str = "sign-out-journal.json";
+
+/// Which sign-out the person asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignOutMode {
+    /// The app session and the Okta session in the browser.
+    Full,
+    /// The app session only; the browser stays signed in to Okta.
+    AppOnly,
+}
+
+/// How far a sign-out got. Each step is recorded before the next one starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignOutStep {
+    /// Recorded; the session may still be in the keychain.
+    Started,
+    /// The session is gone from memory and keychain; its tokens wait in the pending entry.
+    LocalDone,
+    /// The tokens are revoked (or queued for later).
+    Revoked,
+    /// The browser was sent to Okta's end-session endpoint.
+    BrowserOpened,
+}
+
+/// One journal record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalRecord {
+    /// Which sign-out.
+    pub mode: SignOutMode,
+    /// How far it got.
+    pub step: SignOutStep,
+    /// When it started (Unix seconds).
+    pub started_at: u64,
+}
+
+impl JournalRecord {
+    /// A sign-out starting now.
+    pub fn start(mode: SignOutMode) -> Self {
+        Self {
+            mode,
+            step: SignOutStep::Started,
+            started_at: unix_seconds(SystemTime::now()),
+        }
+    }
+}
+
+/// The journal file.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: PathBuf,
+}
+
+impl Journal {
+    /// The journal in `dir` (created when first written).
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            path: dir.join(JOURNAL_FILE),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The unfinished sign-out, if any. A damaged journal still means one was under way: it
+    /// reads as a full sign-out that had just started, the safest assumption.
+    pub fn read(&self) -> io::Result<Option<JournalRecord>> {
+        match fs::read(&self.path) {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+                tracing::warn!(%error, "the sign-out journal is damaged; finishing the sign-out");
+                JournalRecord {
+                    mode: SignOutMode::Full,
+                    step: SignOutStep::Started,
+                    started_at: 0,
+                }
+            }))),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Records `record` durably: written to a temporary file, flushed to disk, then renamed
+    /// over the journal, so a crash leaves either the old record or the new one.
+    pub fn write(&self, record: &JournalRecord) -> io::Result<()> {
+        let dir = self.path.parent().expect("the journal has a directory");
+        fs::create_dir_all(dir)?;
+        let temporary = self.path.with_extension("json.tmp");
+        let mut file = File::create(&temporary)?;
+        file.write_all(&serde_json::to_vec(record).expect("a record serializes"))?;
+        file.sync_all()?;
+        fs::rename(&temporary, &self.path)?;
+        sync_dir(dir)
+    }
+
+    /// Removes the journal: the sign-out is finished.
+    pub fn clear(&self) -> io::Result<()> {
+        match fs::remove_file(&self.path) {
+            Ok(()) => sync_dir(self.path.parent().expect("the journal has a directory")),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Makes a rename or removal in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_steps_and_clears() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::in_dir(&dir.path().join("data"));
+        assert_eq!(journal.read().unwrap(), None);
+        let mut record = JournalRecord::start(SignOutMode::AppOnly);
+        journal.write(&record).unwrap();
+        assert_eq!(journal.read().unwrap(), Some(record));
+        record.step = SignOutStep::Revoked;
+        journal.write(&record).unwrap();
+        assert_eq!(journal.read().unwrap().unwrap().step, SignOutStep::Revoked);
+        assert!(!journal.path().with_extension("json.tmp").exists());
+        journal.clear().unwrap();
+        assert_eq!(journal.read().unwrap(), None);
+        journal.clear().unwrap();
+    }
+
+    #[test]
+    fn a_damaged_journal_means_an_unfinished_full_sign_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::in_dir(dir.path());
+        fs::write(journal.path(), b"{\"mode\":").unwrap();
+        let record = journal.read().unwrap().unwrap();
+        assert_eq!(
+            (record.mode, record.step),
+            (SignOutMode::Full, SignOutStep::Started)
+        );
+    }
+}

@@ -1,0 +1,331 @@
+//! The OIDC provider as the app sees it, through openidconnect: discovery (with Okta's
+//! `end_session_endpoint` and `revocation_endpoint`), the authorization request, the code
+//! exchange with full ID token validation, and refresh.
+
+use std::time::{Duration, SystemTime};
+
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
+    CoreClientAuthMethod, CoreGrantType, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType, CoreTokenResponse,
+};
+use openidconnect::{
+    AccessTokenHash, AdditionalProviderMetadata, AuthorizationCode, ClientId, CsrfToken,
+    EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl,
+    RefreshToken, RequestTokenError, RevocationUrl, Scope, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::SessionError;
+use crate::secret::Sensitive;
+use crate::tokens::{SessionTokens, UserClaims};
+
+/// The two endpoints Okta advertises beyond OIDC Core that sign-out needs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct OktaEndpoints {
+    /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+    pub end_session_endpoint: Option<EndSessionUrl>,
+    /// Token revocation (RFC 7009).
+    pub revocation_endpoint: Option<RevocationUrl>,
+}
+impl AdditionalProviderMetadata for OktaEndpoints {}
+
+/// Discovery metadata with Okta's extra endpoints.
+pub type OktaProviderMetadata = ProviderMetadata<
+    OktaEndpoints,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+type DiscoveredClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// How long one HTTP exchange with the IdP may take, connection included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The HTTP client for every call to the IdP: it never follows redirects (a redirect from a
+/// token or revocation endpoint is an error, not a hop), and it gives up in bounded time.
+/// `extra_root_pem` adds a trusted root (a private CA, or mock-okta's certificate); TLS
+/// verification is never turned off.
+pub fn http_client(extra_root_pem: Option<&[u8]>) -> Result<reqwest::Client, SessionError> {
+    // reqwest and the mock IdP both use rustls: name the provider so neither has to guess.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("okta-signout/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = extra_root_pem {
+        let certificate = reqwest::Certificate::from_pem(pem).map_err(|error| {
+            SessionError::Configuration(format!("ca_file is not a PEM certificate: {error}"))
+        })?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder
+        .build()
+        .map_err(|error| SessionError::Configuration(format!("cannot set up HTTPS: {error}")))
+}
+
+/// What the browser round-trip of one sign-in needs to finish it.
+pub struct AuthorizationRequest {
+    /// The URL to open in the browser.
+    pub url: Url,
+    /// The `state` the callback must carry.
+    pub state: Sensitive<String>,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+}
+
+/// A discovered provider, ready for this app's client.
+pub struct Provider {
+    issuer: Url,
+    client: DiscoveredClient,
+    endpoints: OktaEndpoints,
+    http: reqwest::Client,
+}
+
+impl Provider {
+    /// Fetches `{issuer}/.well-known/openid-configuration` and the JWKS.
+    pub async fn discover(
+        issuer: &Url,
+        client_id: &str,
+        redirect_uri: &Url,
+        http: reqwest::Client,
+    ) -> Result<Self, SessionError> {
+        let issuer_url = IssuerUrl::from_url(issuer.clone());
+        let metadata = OktaProviderMetadata::discover_async(issuer_url, &http)
+            .await
+            .map_err(|error| SessionError::Discovery {
+                issuer: issuer.to_string(),
+                reason: error_chain(&error),
+            })?;
+        let endpoints = metadata.additional_metadata().clone();
+        let client =
+            CoreClient::from_provider_metadata(metadata, ClientId::new(client_id.to_owned()), None)
+                .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
+        Ok(Self {
+            issuer: issuer.clone(),
+            client,
+            endpoints,
+            http,
+        })
+    }
+
+    /// Okta's extra endpoints, as discovered.
+    pub fn endpoints(&self) -> &OktaEndpoints {
+        &self.endpoints
+    }
+
+    /// A fresh authorization request: PKCE S256, a random `state` and `nonce`.
+    pub fn authorization_request(&self, scopes: &[String]) -> AuthorizationRequest {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = self
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        for scope in scopes.iter().filter(|scope| *scope != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state, nonce) = request.url();
+        AuthorizationRequest {
+            url,
+            state: Sensitive::new(state.into_secret()),
+            nonce,
+            verifier,
+        }
+    }
+
+    /// Exchanges the code for tokens and validates the ID token fully: signature (JWKS),
+    /// issuer, audience, expiry, nonce and `at_hash`.
+    pub async fn exchange_code(
+        &self,
+        code: Sensitive<String>,
+        request: AuthorizationRequest,
+    ) -> Result<(SessionTokens, UserClaims), SessionError> {
+        let response = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.expose().clone()))
+            .map_err(|error| self.unusable(&error))?
+            .set_pkce_verifier(request.verifier)
+            .request_async(&self.http)
+            .await
+            .map_err(token_error)?;
+        let id_token = response.id_token().ok_or_else(|| {
+            SessionError::InvalidIdToken("the token response has no ID token".into())
+        })?;
+        let claims = self.verify_id_token(id_token, &response, Some(&request.nonce))?;
+        Ok((tokens_from(&response, id_token, None)?, claims))
+    }
+
+    /// Refreshes the tokens. A refresh response without a new refresh token keeps the old
+    /// one; without a new ID token keeps `previous_id_token`.
+    pub async fn refresh(
+        &self,
+        tokens: &SessionTokens,
+    ) -> Result<(SessionTokens, Option<UserClaims>), SessionError> {
+        let refresh_token = tokens
+            .refresh_token
+            .as_ref()
+            .ok_or(SessionError::RefreshUnavailable)?;
+        let refresh_token = RefreshToken::new(refresh_token.expose().clone());
+        let response = self
+            .client
+            .exchange_refresh_token(&refresh_token)
+            .map_err(|error| self.unusable(&error))?
+            .request_async(&self.http)
+            .await
+            .map_err(token_error)?;
+        match response.id_token() {
+            Some(id_token) => {
+                let claims = self.verify_id_token(id_token, &response, None)?;
+                Ok((
+                    tokens_from(&response, id_token, tokens.refresh_token.as_ref())?,
+                    Some(claims),
+                ))
+            }
+            None => {
+                let id_token: CoreIdToken = tokens.id_token.expose().parse().map_err(|error| {
+                    SessionError::InvalidIdToken(format!(
+                        "the stored ID token is unreadable: {error}"
+                    ))
+                })?;
+                Ok((
+                    tokens_from(&response, &id_token, tokens.refresh_token.as_ref())?,
+                    None,
+                ))
+            }
+        }
+    }
+
+    /// The provider's metadata lacks what this request needs (a token endpoint).
+    fn unusable(&self, error: &dyn std::fmt::Display) -> SessionError {
+        SessionError::Discovery {
+            issuer: self.issuer.to_string(),
+            reason: error.to_string(),
+        }
+    }
+
+    fn verify_id_token(
+        &self,
+        id_token: &CoreIdToken,
+        response: &CoreTokenResponse,
+        nonce: Option<&Nonce>,
+    ) -> Result<UserClaims, SessionError> {
+        let verifier = self.client.id_token_verifier();
+        let invalid =
+            |error: &dyn std::fmt::Display| SessionError::InvalidIdToken(error.to_string());
+        let claims: &CoreIdTokenClaims = match nonce {
+            Some(nonce) => id_token.claims(&verifier, nonce),
+            // A refreshed ID token carries no nonce of ours to check.
+            None => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
+        }
+        .map_err(|error| invalid(&error))?;
+        if let Some(expected) = claims.access_token_hash() {
+            let algorithm = id_token.signing_alg().map_err(|error| invalid(&error))?;
+            let key = id_token
+                .signing_key(&verifier)
+                .map_err(|error| invalid(&error))?;
+            let actual = AccessTokenHash::from_token(response.access_token(), algorithm, key)
+                .map_err(|error| invalid(&error))?;
+            if &actual != expected {
+                return Err(SessionError::InvalidIdToken(
+                    "the ID token's at_hash does not match the access token".into(),
+                ));
+            }
+        }
+        Ok(user_claims(claims))
+    }
+}
+
+fn user_claims(claims: &CoreIdTokenClaims) -> UserClaims {
+    UserClaims {
+        subject: claims.subject().to_string(),
+        name: claims
+            .name()
+            .and_then(|name| name.get(None))
+            .map(|name| name.to_string()),
+        email: claims.email().map(|email| email.to_string()),
+        username: claims
+            .preferred_username()
+            .map(|username| username.to_string()),
+    }
+}
+
+fn tokens_from(
+    response: &CoreTokenResponse,
+    id_token: &CoreIdToken,
+    previous_refresh_token: Option<&Sensitive<String>>,
+) -> Result<SessionTokens, SessionError> {
+    let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600));
+    Ok(SessionTokens {
+        access_token: Sensitive::new(response.access_token().secret().clone()),
+        access_expires_at: SystemTime::now() + lifetime,
+        refresh_token: response
+            .refresh_token()
+            .map(|token| Sensitive::new(token.secret().clone()))
+            .or_else(|| previous_refresh_token.cloned()),
+        id_token: Sensitive::new(id_token.to_string()),
+    })
+}
+
+/// Maps a token endpoint failure: `invalid_grant` means the grant (code or refresh token) is
+/// dead; a transport failure means the IdP could not be reached.
+fn token_error<RE: std::error::Error + 'static>(
+    error: RequestTokenError<
+        RE,
+        openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    >,
+) -> SessionError {
+    use openidconnect::core::CoreErrorResponseType;
+    match error {
+        RequestTokenError::ServerResponse(response) => match response.error() {
+            CoreErrorResponseType::InvalidGrant => SessionError::GrantRejected {
+                description: response.error_description().cloned(),
+            },
+            other => SessionError::IdpError {
+                code: other.to_string(),
+                description: response.error_description().cloned(),
+            },
+        },
+        RequestTokenError::Request(error) => SessionError::Network(error_chain(&error)),
+        other => SessionError::Network(error_chain(&other)),
+    }
+}
+
+/// An error with its sources, for messages that say what really failed.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}

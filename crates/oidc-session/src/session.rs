@@ -1,0 +1,366 @@
+//! The session manager: the one owner of the app session. It runs sign-in through the system
+//! browser, keeps the tokens in the keychain and in memory, restores the session at start,
+//! and reports every change as a [`SessionView`] that holds claims only, never a token.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+use url::Url;
+
+use crate::callback::{Callback, CallbackKind, CallbackResult, PendingCallbacks};
+use crate::config::{Config, OktaOrg};
+use crate::error::SessionError;
+use crate::provider::{http_client, Provider};
+use crate::tokens::{unix_seconds, StoredSession, UserClaims};
+use crate::vault::{TokenVault, VaultError};
+
+/// Refresh an access token that expires within this margin, rather than hand out one that
+/// dies in flight.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+/// Opens URLs in the person's web browser (tauri-plugin-opener in the app; scripted in
+/// tests).
+pub trait SystemBrowser: Send + Sync {
+    /// Opens `url`; returns once the browser was asked to, not when the page loaded.
+    fn open(&self, url: &Url) -> Result<(), String>;
+}
+
+/// Receives every change of the session (the app forwards them to the window).
+pub trait SessionEvents: Send + Sync {
+    /// The session changed to `view`.
+    fn changed(&self, view: &SessionView);
+}
+
+/// Why the app is signed out, when it is not simply because nobody signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignedOutReason {
+    /// Okta no longer accepts the stored session (signed out or revoked elsewhere).
+    EndedElsewhere,
+    /// The session reached its absolute timeout.
+    Expired,
+}
+
+/// The session as the UI sees it: no token, ever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SessionView {
+    /// Nobody is signed in.
+    SignedOut {
+        /// Why, when the app signed the person out by itself.
+        reason: Option<SignedOutReason>,
+    },
+    /// Waiting for the browser to come back from Okta's sign-in.
+    SigningIn,
+    /// Signed in.
+    SignedIn {
+        /// Who.
+        user: UserClaims,
+        /// When the app session ends by itself (Unix seconds), if it does.
+        #[serde(rename = "expiresAt")]
+        expires_at: Option<u64>,
+    },
+}
+
+/// Where the session's identity provider is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct IdentityProvider {
+    /// The issuer.
+    pub issuer: Url,
+    /// The app's client ID there.
+    pub client_id: String,
+    /// An extra trusted root certificate (PEM).
+    pub extra_root_pem: Option<Vec<u8>>,
+}
+
+impl IdentityProvider {
+    /// The configured Okta org, with its `ca_file` read.
+    pub fn from_org(org: &OktaOrg) -> Result<Self, SessionError> {
+        let extra_root_pem = org
+            .ca_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path).map_err(|error| {
+                    SessionError::Configuration(format!(
+                        "cannot read ca_file {}: {error}",
+                        path.display()
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            issuer: org.issuer.clone(),
+            client_id: org.client_id.clone(),
+            extra_root_pem,
+        })
+    }
+}
+
+/// A signed-in session in memory.
+struct Active {
+    session: StoredSession,
+}
+
+enum State {
+    SignedOut(Option<SignedOutReason>),
+    SigningIn { cancel: Option<oneshot::Sender<()>> },
+    SignedIn(Active),
+}
+
+/// The app session. One per app; share it behind an `Arc`.
+pub struct SessionManager {
+    config: Config,
+    idp: IdentityProvider,
+    http: reqwest::Client,
+    /// Discovered once, then reused; a failed discovery is retried next time.
+    provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
+    vault: TokenVault,
+    browser: Arc<dyn SystemBrowser>,
+    events: Arc<dyn SessionEvents>,
+    callbacks: PendingCallbacks,
+    state: Mutex<State>,
+}
+
+impl SessionManager {
+    /// A signed-out manager; call [`SessionManager::restore`] to pick up a stored session.
+    pub fn new(
+        config: Config,
+        idp: IdentityProvider,
+        vault: TokenVault,
+        browser: Arc<dyn SystemBrowser>,
+        events: Arc<dyn SessionEvents>,
+    ) -> Result<Self, SessionError> {
+        let http = http_client(idp.extra_root_pem.as_deref())?;
+        Ok(Self {
+            config,
+            idp,
+            http,
+            provider: tokio::sync::Mutex::new(None),
+            vault,
+            browser,
+            events,
+            callbacks: PendingCallbacks::default(),
+            state: Mutex::new(State::SignedOut(None)),
+        })
+    }
+
+    /// The identity provider in use.
+    pub fn identity_provider(&self) -> &IdentityProvider {
+        &self.idp
+    }
+
+    /// The session as the UI may see it.
+    pub fn view(&self) -> SessionView {
+        let state = self.state.lock().expect("session state poisoned");
+        match &*state {
+            State::SignedOut(reason) => SessionView::SignedOut { reason: *reason },
+            State::SigningIn { .. } => SessionView::SigningIn,
+            State::SignedIn(active) => SessionView::SignedIn {
+                user: active.session.user.clone(),
+                expires_at: self.session_deadline(&active.session).map(unix_seconds),
+            },
+        }
+    }
+
+    fn session_deadline(&self, session: &StoredSession) -> Option<SystemTime> {
+        self.config
+            .absolute_timeout
+            .map(|timeout| session.signed_in_at + timeout)
+    }
+
+    fn set_state(&self, state: State) {
+        *self.state.lock().expect("session state poisoned") = state;
+        self.events.changed(&self.view());
+    }
+
+    async fn provider(&self) -> Result<Arc<Provider>, SessionError> {
+        let mut cached = self.provider.lock().await;
+        if let Some(provider) = cached.as_ref() {
+            return Ok(provider.clone());
+        }
+        let provider = Arc::new(
+            Provider::discover(
+                &self.idp.issuer,
+                &self.idp.client_id,
+                &self.config.redirect_uri,
+                self.http.clone(),
+            )
+            .await?,
+        );
+        *cached = Some(provider.clone());
+        Ok(provider)
+    }
+
+    /// Runs `operation` on the keychain off the async threads (keychain calls block).
+    async fn with_vault<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&TokenVault) -> Result<T, VaultError> + Send + 'static,
+    ) -> Result<T, VaultError> {
+        let vault = self.vault.clone();
+        tokio::task::spawn_blocking(move || operation(&vault))
+            .await
+            .expect("a keychain call panicked")
+    }
+
+    /// Picks up the session stored in the keychain: an expired access token is refreshed; a
+    /// session Okta no longer accepts, or past its absolute timeout, is wiped.
+    pub async fn restore(&self) -> Result<SessionView, SessionError> {
+        let stored = match self.with_vault(TokenVault::load).await {
+            Ok(stored) => stored,
+            Err(VaultError::Corrupt) => {
+                tracing::warn!("the stored session is unreadable; removing it");
+                self.with_vault(TokenVault::delete).await?;
+                None
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let Some(mut session) = stored else {
+            return Ok(self.view());
+        };
+        if self
+            .session_deadline(&session)
+            .is_some_and(|deadline| deadline <= SystemTime::now())
+        {
+            tracing::info!("the stored session reached its absolute timeout; signing out");
+            return self.wipe(SignedOutReason::Expired).await;
+        }
+        if session.tokens.access_expired(EXPIRY_MARGIN) {
+            match self.refresh(&session).await {
+                Ok(refreshed) => session = refreshed,
+                Err(SessionError::GrantRejected { .. } | SessionError::RefreshUnavailable) => {
+                    tracing::info!("Okta no longer accepts the stored session; signing out");
+                    return self.wipe(SignedOutReason::EndedElsewhere).await;
+                }
+                // Offline now: keep the session; the next use refreshes it.
+                Err(error) => tracing::warn!(%error, "could not refresh the restored session"),
+            }
+        }
+        tracing::info!("session restored");
+        self.set_state(State::SignedIn(Active { session }));
+        Ok(self.view())
+    }
+
+    async fn refresh(&self, session: &StoredSession) -> Result<StoredSession, SessionError> {
+        let provider = self.provider().await?;
+        let (tokens, user) = provider.refresh(&session.tokens).await?;
+        let refreshed = StoredSession {
+            tokens,
+            user: user.unwrap_or_else(|| session.user.clone()),
+            signed_in_at: session.signed_in_at,
+        };
+        let to_store = refreshed.clone();
+        self.with_vault(move |vault| vault.save(&to_store)).await?;
+        tracing::info!("tokens refreshed");
+        Ok(refreshed)
+    }
+
+    async fn wipe(&self, reason: SignedOutReason) -> Result<SessionView, SessionError> {
+        self.with_vault(TokenVault::delete).await?;
+        self.set_state(State::SignedOut(Some(reason)));
+        Ok(self.view())
+    }
+
+    /// Signs in through the system browser and waits for the callback (matched by `state`),
+    /// [`SessionManager::cancel_sign_in`], or the browser timeout. One sign-in at a time.
+    pub async fn sign_in(&self) -> Result<UserClaims, SessionError> {
+        let (cancel, cancelled) = oneshot::channel();
+        {
+            let mut state = self.state.lock().expect("session state poisoned");
+            match &*state {
+                State::SignedOut(_) => {}
+                State::SignedIn(_) => return Err(SessionError::AlreadySignedIn),
+                State::SigningIn { .. } => return Err(SessionError::Busy),
+            }
+            *state = State::SigningIn {
+                cancel: Some(cancel),
+            };
+        }
+        self.events.changed(&self.view());
+        let result = self.run_sign_in(cancelled).await;
+        self.callbacks.forget(CallbackKind::SignIn);
+        match result {
+            Ok(session) => {
+                let user = session.user.clone();
+                tracing::info!(subject = %user.subject, "signed in");
+                self.set_state(State::SignedIn(Active { session }));
+                Ok(user)
+            }
+            Err(error) => {
+                tracing::warn!(code = error.code(), %error, "sign-in failed");
+                self.set_state(State::SignedOut(None));
+                Err(error)
+            }
+        }
+    }
+
+    async fn run_sign_in(
+        &self,
+        cancelled: oneshot::Receiver<()>,
+    ) -> Result<StoredSession, SessionError> {
+        let provider = self.provider().await?;
+        let request = provider.authorization_request(&self.config.scopes);
+        let callback = self
+            .callbacks
+            .expect(CallbackKind::SignIn, request.state.expose());
+        self.browser
+            .open(&request.url)
+            .map_err(SessionError::Browser)?;
+        tracing::info!("waiting for the browser to come back from sign-in");
+        let timeout = self.config.browser_timeout;
+        let result = tokio::select! {
+            result = callback => result.map_err(|_| SessionError::Cancelled)?,
+            _ = cancelled => return Err(SessionError::Cancelled),
+            _ = tokio::time::sleep(timeout) => return Err(SessionError::TimedOut(timeout.as_secs())),
+        };
+        let code = match result {
+            CallbackResult::Code(code) => code,
+            CallbackResult::Error { code, description } => {
+                return Err(SessionError::IdpError { code, description })
+            }
+            CallbackResult::SignedOut => unreachable!("sign-in waits for sign-in callbacks only"),
+        };
+        let (tokens, user) = provider.exchange_code(code, request).await?;
+        let session = StoredSession {
+            tokens,
+            user,
+            signed_in_at: SystemTime::now(),
+        };
+        let to_store = session.clone();
+        self.with_vault(move |vault| vault.save(&to_store)).await?;
+        Ok(session)
+    }
+
+    /// Ends the wait for the browser; a sign-in that is not waiting is left alone.
+    pub fn cancel_sign_in(&self) {
+        let mut state = self.state.lock().expect("session state poisoned");
+        if let State::SigningIn { cancel } = &mut *state {
+            if let Some(cancel) = cancel.take() {
+                let _ = cancel.send(());
+            }
+        }
+    }
+
+    /// Handles a deep link from the OS: delivered to the flow whose `state` it carries, or
+    /// ignored and logged. Returns whether a flow took it.
+    pub fn handle_deep_link(&self, link: &str) -> bool {
+        let delivered = Callback::parse(
+            link,
+            &self.config.redirect_uri,
+            &self.config.post_logout_redirect_uri,
+        )
+        .and_then(|callback| self.callbacks.deliver(callback));
+        match delivered {
+            Ok(kind) => {
+                tracing::info!(?kind, "callback accepted");
+                true
+            }
+            Err(reason) => {
+                // The link is not logged: it may carry a code meant for someone else.
+                tracing::warn!(%reason, "deep link ignored");
+                false
+            }
+        }
+    }
+}

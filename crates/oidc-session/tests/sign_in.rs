@@ -1,0 +1,476 @@
+//! Sign-in and restore against mock-okta over real HTTP(S), with a scripted browser that
+//! submits mock-okta's sign-in form, and the tokens in the real Secret Service (the test
+//! command provides a D-Bus session with an unlocked gnome-keyring).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mock_okta::browser::{Browser, Landing};
+use mock_okta::{MockOkta, TokenState, DEMO_CLIENT_ID};
+use oidc_session::{
+    Config, IdentityProvider, SessionError, SessionEvents, SessionManager, SessionView,
+    SignedOutReason, SystemBrowser, TokenVault, UserClaims,
+};
+use tokio::sync::mpsc;
+use url::Url;
+
+const SCHEME: &str = "com.example.oktasignout";
+
+/// The system browser as the core sees it: the URLs it was asked to open.
+struct OpenedUrls(mpsc::UnboundedSender<Url>);
+
+impl SystemBrowser for OpenedUrls {
+    fn open(&self, url: &Url) -> Result<(), String> {
+        self.0.send(url.clone()).map_err(|error| error.to_string())
+    }
+}
+
+/// Every view the core reported, serialized as the window would receive it.
+#[derive(Default)]
+struct RecordedEvents(Mutex<Vec<String>>);
+
+impl SessionEvents for RecordedEvents {
+    fn changed(&self, view: &SessionView) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(serde_json::to_string(view).unwrap());
+    }
+}
+
+struct Harness {
+    mock: MockOkta,
+    config: Config,
+    /// A keychain service of this test's own, so tests run side by side.
+    service: String,
+    manager: Arc<SessionManager>,
+    opened: mpsc::UnboundedReceiver<Url>,
+    events: Arc<RecordedEvents>,
+}
+
+impl Harness {
+    async fn start(test: &str) -> Self {
+        Self::start_with(test, Config::demo(SCHEME)).await
+    }
+
+    async fn start_with(test: &str, config: Config) -> Self {
+        let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
+        let service = format!("{SCHEME}.test.{test}.{}", std::process::id());
+        let (manager, opened, events) = manager_for(&mock, &config, &service);
+        Self {
+            mock,
+            config,
+            service,
+            manager,
+            opened,
+            events,
+        }
+    }
+
+    fn vault(&self) -> TokenVault {
+        TokenVault::platform(&self.service).expect("a Secret Service (run through scripts/test)")
+    }
+
+    /// The app restarted: a new manager over the same keychain entries.
+    fn restart(&mut self) {
+        let (manager, opened, events) = manager_for(&self.mock, &self.config, &self.service);
+        self.manager = manager;
+        self.opened = opened;
+        self.events = events;
+    }
+
+    /// Starts a sign-in and returns the authorization URL the browser was sent to.
+    async fn begin_sign_in(
+        &mut self,
+    ) -> (
+        Url,
+        tokio::task::JoinHandle<Result<UserClaims, SessionError>>,
+    ) {
+        let manager = self.manager.clone();
+        let task = tokio::spawn(async move { manager.sign_in().await });
+        let url = tokio::time::timeout(Duration::from_secs(20), self.opened.recv())
+            .await
+            .expect("the browser was never opened")
+            .unwrap();
+        (url, task)
+    }
+
+    /// A full sign-in: the browser fills in mock-okta's form and hands the redirect back.
+    async fn sign_in(&mut self, browser: &Browser) -> UserClaims {
+        let (url, task) = self.begin_sign_in().await;
+        let callback = expect_app_redirect(browser.open(url).await.unwrap());
+        assert!(self.manager.handle_deep_link(callback.as_str()));
+        task.await.unwrap().expect("sign-in succeeds")
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.events.0.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Ok(vault) = TokenVault::platform(&self.service) {
+            let _ = vault.delete();
+        }
+    }
+}
+
+fn manager_for(
+    mock: &MockOkta,
+    config: &Config,
+    service: &str,
+) -> (
+    Arc<SessionManager>,
+    mpsc::UnboundedReceiver<Url>,
+    Arc<RecordedEvents>,
+) {
+    let idp = IdentityProvider {
+        issuer: mock.issuer(),
+        client_id: DEMO_CLIENT_ID.to_owned(),
+        extra_root_pem: Some(mock.ca_certificate_pem().as_bytes().to_vec()),
+    };
+    let vault = TokenVault::platform(service).expect("a Secret Service (run through scripts/test)");
+    let (sender, opened) = mpsc::unbounded_channel();
+    let events = Arc::new(RecordedEvents::default());
+    let manager = SessionManager::new(
+        config.clone(),
+        idp,
+        vault,
+        Arc::new(OpenedUrls(sender)),
+        events.clone(),
+    )
+    .unwrap();
+    (Arc::new(manager), opened, events)
+}
+
+fn expect_app_redirect(landing: Landing) -> Url {
+    match landing {
+        Landing::AppRedirect(url) => url,
+        Landing::Page { status, body } => panic!("the browser stayed on a page ({status}): {body}"),
+    }
+}
+
+fn query(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+#[tokio::test]
+async fn signs_in_through_the_browser_and_keeps_the_tokens_in_the_keychain() {
+    let mut harness = Harness::start("success").await;
+    let browser = Browser::for_mock(&harness.mock).unwrap();
+    let (url, task) = harness.begin_sign_in().await;
+
+    // The request Okta sees: code flow with PKCE S256, state, nonce, the app's redirect.
+    assert_eq!(query(&url, "response_type").as_deref(), Some("code"));
+    assert_eq!(
+        query(&url, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(query(&url, "client_id").as_deref(), Some(DEMO_CLIENT_ID));
+    assert_eq!(
+        query(&url, "redirect_uri").as_deref(),
+        Some("com.example.oktasignout:/callback")
+    );
+    assert!(query(&url, "state").is_some_and(|state| state.len() >= 16));
+    assert!(query(&url, "nonce").is_some());
+    let scopes = query(&url, "scope").unwrap();
+    for scope in ["openid", "profile", "email", "offline_access"] {
+        assert!(scopes.split(' ').any(|s| s == scope), "{scopes}");
+    }
+    assert_eq!(harness.manager.view(), SessionView::SigningIn);
+
+    let callback = expect_app_redirect(browser.open(url).await.unwrap());
+    assert!(harness.manager.handle_deep_link(callback.as_str()));
+    let user = task.await.unwrap().unwrap();
+    assert_eq!(user.email.as_deref(), Some("ada@example.com"));
+    assert_eq!(user.name.as_deref(), Some("Ada Lovelace"));
+
+    let SessionView::SignedIn {
+        user: shown,
+        expires_at,
+    } = harness.manager.view()
+    else {
+        panic!("not signed in: {:?}", harness.manager.view());
+    };
+    assert_eq!(shown, user);
+    assert!(expires_at.is_some());
+
+    // The keychain holds the tokens mock-okta issued, and they are live there.
+    let stored = harness.vault().load().unwrap().expect("a stored session");
+    let access = harness
+        .mock
+        .token(stored.tokens.access_token.expose())
+        .expect("known to mock-okta");
+    assert_eq!(access.state, TokenState::Active, "{access:?}");
+    let refresh = stored
+        .tokens
+        .refresh_token
+        .as_ref()
+        .expect("offline_access gives a refresh token");
+    assert_eq!(
+        harness.mock.token(refresh.expose()).unwrap().state,
+        TokenState::Active
+    );
+
+    // What the window received: the views, with claims and no token.
+    let events = harness.events();
+    assert!(events[0].contains("\"state\":\"signing_in\""), "{events:?}");
+    assert!(
+        events.last().unwrap().contains("\"state\":\"signed_in\""),
+        "{events:?}"
+    );
+    for secret in [
+        stored.tokens.access_token.expose(),
+        refresh.expose(),
+        stored.tokens.id_token.expose(),
+    ] {
+        assert!(events.iter().all(|event| !event.contains(secret.as_str())));
+        assert!(!serde_json::to_string(&user)
+            .unwrap()
+            .contains(secret.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn a_forged_or_missing_state_is_ignored_and_the_real_callback_still_works() {
+    let mut harness = Harness::start("state").await;
+    let browser = Browser::for_mock(&harness.mock).unwrap();
+    let (url, task) = harness.begin_sign_in().await;
+    let callback = expect_app_redirect(browser.open(url).await.unwrap());
+    let code = query(&callback, "code").unwrap();
+
+    for forged in [
+        format!("{SCHEME}:/callback?code={code}&state=forged"),
+        format!("{SCHEME}:/callback?code={code}"),
+        format!(
+            "{SCHEME}:/logout/callback?state={}",
+            query(&callback, "state").unwrap()
+        ),
+        format!(
+            "{SCHEME}://callback?code={code}&state={}",
+            query(&callback, "state").unwrap()
+        ),
+    ] {
+        assert!(!harness.manager.handle_deep_link(&forged), "{forged}");
+        assert_eq!(harness.manager.view(), SessionView::SigningIn, "{forged}");
+    }
+    assert!(harness.manager.handle_deep_link(callback.as_str()));
+    task.await.unwrap().unwrap();
+    // A replay of the accepted callback finds nothing waiting.
+    assert!(!harness.manager.handle_deep_link(callback.as_str()));
+    assert!(matches!(
+        harness.manager.view(),
+        SessionView::SignedIn { .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_error_callback_is_a_clear_error() {
+    let mut harness = Harness::start("denied").await;
+    let (url, task) = harness.begin_sign_in().await;
+    let state = query(&url, "state").unwrap();
+    let denied = format!(
+        "{SCHEME}:/callback?state={state}&error=access_denied&error_description=User+is+not+assigned+to+the+client+application."
+    );
+    assert!(harness.manager.handle_deep_link(&denied));
+    let error = task.await.unwrap().unwrap_err();
+    assert_eq!(error.code(), "idp_error");
+    assert_eq!(
+        error.to_string(),
+        "Okta refused: User is not assigned to the client application."
+    );
+    assert_eq!(
+        harness.manager.view(),
+        SessionView::SignedOut { reason: None }
+    );
+    assert!(harness.vault().load().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_wait_for_the_browser_times_out_and_a_late_callback_is_ignored() {
+    let mut config = Config::demo(SCHEME);
+    config.browser_timeout = Duration::from_secs(1);
+    let mut harness = Harness::start_with("timeout", config).await;
+    let browser = Browser::for_mock(&harness.mock).unwrap();
+    let (url, task) = harness.begin_sign_in().await;
+    let error = task.await.unwrap().unwrap_err();
+    assert!(matches!(error, SessionError::TimedOut(1)), "{error:?}");
+    assert_eq!(
+        harness.manager.view(),
+        SessionView::SignedOut { reason: None }
+    );
+    let late = expect_app_redirect(browser.open(url).await.unwrap());
+    assert!(!harness.manager.handle_deep_link(late.as_str()));
+    assert_eq!(
+        harness.manager.view(),
+        SessionView::SignedOut { reason: None }
+    );
+}
+
+#[tokio::test]
+async fn cancel_ends_the_wait_and_one_sign_in_runs_at_a_time() {
+    let mut harness = Harness::start("cancel").await;
+    let (url, task) = harness.begin_sign_in().await;
+    let second = harness.manager.sign_in().await.unwrap_err();
+    assert!(matches!(second, SessionError::Busy), "{second:?}");
+    harness.manager.cancel_sign_in();
+    let error = task.await.unwrap().unwrap_err();
+    assert!(matches!(error, SessionError::Cancelled), "{error:?}");
+    assert_eq!(
+        harness.manager.view(),
+        SessionView::SignedOut { reason: None }
+    );
+    // The cancelled flow's callback no longer counts.
+    let state = query(&url, "state").unwrap();
+    assert!(!harness
+        .manager
+        .handle_deep_link(&format!("{SCHEME}:/callback?code=x&state={state}")));
+}
+
+#[tokio::test]
+async fn a_restart_restores_the_session_and_refreshes_an_expired_access_token() {
+    let mut harness = Harness::start("restore").await;
+    // Access tokens that are already inside the refresh margin when issued.
+    let mut lifetimes = harness.mock.lifetimes();
+    lifetimes.access_token_secs = 30;
+    harness.mock.set_lifetimes(lifetimes);
+    let browser = Browser::for_mock(&harness.mock).unwrap();
+    let user = harness.sign_in(&browser).await;
+    let before = harness.vault().load().unwrap().unwrap();
+
+    harness.restart();
+    assert_eq!(
+        harness.manager.view(),
+        SessionView::SignedOut { reason: None }
+    );
+    let view = harness.manager.restore().await.unwrap();
+    let SessionView::SignedIn { user: restored, .. } = view else {
+        panic!("not restored: {view:?}");
+    };
+    assert_eq!(restored, user);
+    let after = harness.vault().load().unwrap().unwrap();
+    assert_ne!(
+        after.tokens.access_token.expose(),
+        before.tokens.access_token.expose(),
+        "refreshed"
+    );
+    assert_eq!(
+        harness
+            .mock
+            .token(after.tokens.access_token.expose())
+            .unwrap()
+            .state,
+        TokenState::Active
+    );
+    // The restored session also keeps its original sign-in time (absolute timeout).
+    assert_eq!(after.signed_in_at, before.signed_in_at);
+    assert!(harness
+        .manager
+        .sign_in()
+        .await
+        .is_err_and(|error| matches!(error, SessionError::AlreadySignedIn)));
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_means_signed_out_on_restore() {
+    let mut harness = Harness::start("revoked").await;
+    let mut lifetimes = harness.mock.lifetimes();
+    lifetimes.access_token_secs = 30;
+    harness.mock.set_lifetimes(lifetimes);
+    let browser = Browser::for_mock(&harness.mock).unwrap();
+    harness.sign_in(&browser).await;
+    let stored = harness.vault().load().unwrap().unwrap();
+
+    // Revoked elsewhere (an admin, another device): RFC 7009 at mock-okta.
+    let revoke = harness
+        .mock
+        .base_url()
+        .join("oauth2/default/v1/revoke")
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(harness.mock.ca_certificate_pem().as_bytes()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let status = http
+        .post(revoke)
+        .form(&[
+            (
+                "token",
+                stored
+                    .tokens
+                    .refresh_token
+                    .as_ref()
+                    .unwrap()
+                    .expose()
+                    .as_str(),
+            ),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", DEMO_CLIENT_ID),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+
+    harness.restart();
+    let view = harness.manager.restore().await.unwrap();
+    assert_eq!(
+        view,
+        SessionView::SignedOut {
+            reason: Some(SignedOutReason::EndedElsewhere)
+        }
+    );
+    assert!(
+        harness.vault().load().unwrap().is_none(),
+        "the dead session is wiped"
+    );
+}
+
+#[tokio::test]
+async fn a_session_past_its_absolute_timeout_is_wiped_on_restore() {
+    let mut harness = Harness::start("absolute").await;
+    let browser = Browser::for_mock(&harness.mock).unwrap();
+    harness.sign_in(&browser).await;
+    let mut stored = harness.vault().load().unwrap().unwrap();
+    stored.signed_in_at -= Duration::from_secs(13 * 60 * 60);
+    harness.vault().save(&stored).unwrap();
+
+    harness.restart();
+    let view = harness.manager.restore().await.unwrap();
+    assert_eq!(
+        view,
+        SessionView::SignedOut {
+            reason: Some(SignedOutReason::Expired)
+        }
+    );
+    assert!(harness.vault().load().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_unreachable_idp_is_a_clear_error() {
+    let mut harness = Harness::start("offline").await;
+    harness.mock.go_offline().await;
+    let manager = harness.manager.clone();
+    let error = manager.sign_in().await.unwrap_err();
+    assert_eq!(error.code(), "discovery");
+    assert!(
+        error
+            .to_string()
+            .starts_with("cannot reach Okta at https://127.0.0.1:"),
+        "{error}"
+    );
+    assert!(
+        harness.opened.try_recv().is_err(),
+        "no browser without an IdP"
+    );
+    assert_eq!(
+        harness.manager.view(),
+        SessionView::SignedOut { reason: None }
+    );
+}

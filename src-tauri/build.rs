@@ -4,7 +4,10 @@ fn main() {
         "session_state",
         "app_info",
         "sign_in",
-        "cancel_sign_in",
+        "cancel",
+        "sign_out",
+        "sign_out_app_only",
+        "record_activity",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

@@ -18,6 +18,26 @@ const SIGNED_OUT_REASONS = {
     title: "Your session expired",
     text: "The app signed you out because the session reached its time limit. Sign in again to continue.",
   },
+  idle: {
+    kind: "warn",
+    title: "Signed out after inactivity",
+    text: "The app signed you out because it was not used for a while. Sign in again to continue.",
+  },
+  sign_out_resumed: {
+    kind: "warn",
+    title: "Sign-out finished",
+    text: "A sign-out was interrupted when the app stopped; the app finished it. Your browser may still be signed in to Okta.",
+  },
+};
+
+const OUTCOME_TITLES = {
+  completed: ["ok", "Signed out"],
+  signed_out_of_app_only: ["ok", "Signed out of this app"],
+  timed_out: ["warn", "Okta did not confirm"],
+  cancelled: ["warn", "Stopped waiting for Okta"],
+  idp_error: ["error", "Okta reported a problem"],
+  offline: ["warn", "Signed out while offline"],
+  preflight_failed: ["error", "Okta sign-out could not start"],
 };
 
 function show(screen) {
@@ -51,16 +71,22 @@ function render(view) {
     case "signed_out": {
       const reason = view.reason && SIGNED_OUT_REASONS[view.reason];
       if (reason) notify(reason.kind, reason.title, reason.text);
-      $("sign-in").disabled = false;
+      // No sign-in while a sign-out still talks to Okta.
+      $("sign-in").disabled = view.signingOut;
+      $("signing-out").hidden = !view.signingOut;
       show("signed-out");
       break;
     }
     case "signing_in":
       clearNotice();
+      $("signing-out").hidden = true;
       show("signing-in");
       break;
     case "signed_in": {
       clearNotice();
+      $("signing-out").hidden = true;
+      $("sign-out").disabled = false;
+      $("sign-out-app-only").disabled = false;
       const user = view.user;
       $("user-name").textContent = user.name || user.username || user.subject;
       $("user-email").textContent = user.email || "—";
@@ -83,6 +109,35 @@ const ERROR_TITLES = {
   configuration: "The app is not configured correctly",
 };
 
+function showOutcome(outcome) {
+  const [kind, title] = OUTCOME_TITLES[outcome.kind] || ["warn", "Signed out"];
+  document.documentElement.dataset.outcome = outcome.kind;
+  notify(kind, title, outcome.message);
+}
+
+/// Runs a command from a button, which stays disabled until it is done (no double clicks).
+async function run(button, command) {
+  clearNotice();
+  button.disabled = true;
+  try {
+    await invoke(command);
+  } catch (error) {
+    showError(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/// The idle timeout counts from the last use of the window; tell the app at most once a minute.
+let lastActivity = 0;
+function activity() {
+  const now = Date.now();
+  if (now - lastActivity > 60_000) {
+    lastActivity = now;
+    invoke("record_activity").catch(() => {});
+  }
+}
+
 function showError(error) {
   const title = ERROR_TITLES[error.code] || "Something went wrong";
   notify(error.code === "cancelled" ? "warn" : "error", title, error.message);
@@ -101,18 +156,21 @@ async function start() {
     return;
   }
   await listen("session-changed", (event) => render(event.payload));
-  $("sign-in").addEventListener("click", async () => {
-    clearNotice();
-    $("sign-in").disabled = true;
-    try {
-      await invoke("sign_in");
-    } catch (error) {
-      showError(error);
-    } finally {
-      $("sign-in").disabled = false;
-    }
+  await listen("signed-out", (event) => showOutcome(event.payload));
+  $("sign-in").addEventListener("click", () => run($("sign-in"), "sign_in"));
+  $("sign-out").addEventListener("click", () => {
+    $("sign-out-app-only").disabled = true;
+    run($("sign-out"), "sign_out");
   });
-  $("cancel-sign-in").addEventListener("click", () => invoke("cancel_sign_in"));
+  $("sign-out-app-only").addEventListener("click", () => {
+    $("sign-out").disabled = true;
+    run($("sign-out-app-only"), "sign_out_app_only");
+  });
+  $("cancel-sign-in").addEventListener("click", () => invoke("cancel"));
+  $("cancel-sign-out").addEventListener("click", () => invoke("cancel"));
+  for (const type of ["pointerdown", "keydown"]) {
+    window.addEventListener(type, activity, { passive: true });
+  }
   try {
     render(await invoke("session_state"));
   } catch (error) {

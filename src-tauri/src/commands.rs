@@ -1,7 +1,7 @@
 //! The commands the window may call. Each is a one-line delegation to the managed
 //! [`AppSession`]; errors reach the UI as `{code, message}`.
 
-use oidc_session::{SessionView, UserClaims};
+use oidc_session::{SessionView, SignOutMode, UserClaims};
 use tauri::State;
 
 use crate::session::{AppInfo, AppSession, CommandError};
@@ -24,8 +24,26 @@ pub async fn sign_in(session: State<'_, AppSession>) -> Result<UserClaims, Comma
     session.sign_in().await
 }
 
-/// Stops waiting for the browser.
+/// Stops waiting for the browser (sign-in or sign-out).
 #[tauri::command]
-pub fn cancel_sign_in(session: State<'_, AppSession>) -> Result<(), CommandError> {
-    session.cancel_sign_in()
+pub fn cancel(session: State<'_, AppSession>) -> Result<(), CommandError> {
+    session.cancel()
+}
+
+/// Signs out of the app and of Okta in the browser; the outcome arrives as an event.
+#[tauri::command]
+pub async fn sign_out(session: State<'_, AppSession>) -> Result<(), CommandError> {
+    session.sign_out(SignOutMode::Full).await
+}
+
+/// Signs out of this app only; the browser stays signed in to Okta.
+#[tauri::command]
+pub async fn sign_out_app_only(session: State<'_, AppSession>) -> Result<(), CommandError> {
+    session.sign_out(SignOutMode::AppOnly).await
+}
+
+/// The person used the window (for the idle timeout).
+#[tauri::command]
+pub fn record_activity(session: State<'_, AppSession>) -> Result<(), CommandError> {
+    session.record_activity()
 }

@@ -26,7 +26,10 @@ pub fn run() {
             commands::session_state,
             commands::app_info,
             commands::sign_in,
-            commands::cancel_sign_in,
+            commands::cancel,
+            commands::sign_out,
+            commands::sign_out_app_only,
+            commands::record_activity,
         ])
         .setup(|app| {
             logging::init(&app.path().app_log_dir()?)?;

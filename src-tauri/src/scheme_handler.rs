@@ -37,7 +37,7 @@ impl SchemeHandler {
              NoDisplay=true\nMimeType={mime_type};\n"
         );
         Self {
-            file_name: format!("{identifier}-handler.desktop"),
+            file_name: handler_file_name(identifier),
             contents,
             mime_type,
         }
@@ -75,6 +75,31 @@ impl SchemeHandler {
         }
         Ok(path)
     }
+}
+
+/// Checks that the desktop's default handler of `scheme:` links is this app's entry (the
+/// one [`SchemeHandler`] installs for `identifier`), so a browser's redirect comes back here.
+pub fn check_default_handler(identifier: &str, scheme: &str) -> Result<(), String> {
+    let expected = handler_file_name(identifier);
+    let output = Command::new("xdg-mime")
+        .args(["query", "default", &format!("x-scheme-handler/{scheme}")])
+        .output()
+        .map_err(|error| format!("xdg-mime: {error}"))?;
+    let handler = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if handler == expected {
+        Ok(())
+    } else if handler.is_empty() {
+        Err(format!("no application handles {scheme}: links"))
+    } else {
+        Err(format!(
+            "{scheme}: links go to {handler}, not to {expected}"
+        ))
+    }
+}
+
+/// The desktop file ID of the app's handler entry.
+fn handler_file_name(identifier: &str) -> String {
+    format!("{identifier}-handler.desktop")
 }
 
 fn check_status(program: &str, result: io::Result<std::process::ExitStatus>) -> io::Result<()> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use mock_okta::MockOkta;
 use oidc_session::{
-    Config, IdentityProvider, SessionError, SessionEvents, SessionManager, SessionView,
-    SystemBrowser, TokenVault, UserClaims,
+    Config, IdentityProvider, Journal, SessionError, SessionEvents, SessionManager, SessionView,
+    SignOutMode, SignOutOutcome, SystemBrowser, TokenVault, UserClaims,
 };
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
@@ -18,6 +18,8 @@ use url::Url;
 
 /// The event that carries every [`SessionView`] change to the window.
 pub const SESSION_CHANGED: &str = "session-changed";
+/// The event that carries each sign-out's [`SignOutOutcome`] to the window.
+pub const SIGNED_OUT: &str = "signed-out";
 
 /// An error as the UI receives it: a stable code to branch on and a message for people.
 #[derive(Debug, Clone, Serialize)]
@@ -121,8 +123,17 @@ impl AppSession {
         Ok(self.ready()?.manager.sign_in().await?)
     }
 
-    pub fn cancel_sign_in(&self) -> Result<(), CommandError> {
-        self.ready()?.manager.cancel_sign_in();
+    pub fn cancel(&self) -> Result<(), CommandError> {
+        self.ready()?.manager.cancel();
+        Ok(())
+    }
+
+    pub async fn sign_out(&self, mode: SignOutMode) -> Result<(), CommandError> {
+        Ok(self.ready()?.manager.sign_out(mode).await?)
+    }
+
+    pub fn record_activity(&self) -> Result<(), CommandError> {
+        self.ready()?.manager.record_activity();
         Ok(())
     }
 
@@ -155,20 +166,29 @@ impl ReadySession {
         };
         tracing::info!(issuer = %idp.issuer, demo = demo.is_some(), "identity provider");
         let vault = TokenVault::platform(&scheme).map_err(SessionError::from)?;
+        let data_dir = app.path().app_data_dir().map_err(|error| CommandError {
+            code: "configuration",
+            message: format!("no data directory: {error}"),
+        })?;
         let manager = Arc::new(SessionManager::new(
             config,
             idp,
             vault,
+            Journal::in_dir(&data_dir),
             Arc::new(OpenerBrowser(app.clone())),
             Arc::new(WindowEvents(app.clone())),
         )?);
         let (restored_sender, restored) = watch::channel(false);
-        let restoring = manager.clone();
+        let background = manager.clone();
         tauri::async_runtime::spawn(async move {
-            if let Err(error) = restoring.restore().await {
+            if let Err(error) = background.restore().await {
                 tracing::error!(code = error.code(), %error, "could not restore the session");
             }
             let _ = restored_sender.send(true);
+            tokio::join!(
+                background.run_revocation_retries(),
+                background.run_session_timeouts()
+            );
         });
         Ok(Self {
             manager,
@@ -223,6 +243,17 @@ impl SystemBrowser for OpenerBrowser {
             .open_url(url.as_str(), None::<&str>)
             .map_err(|error| error.to_string())
     }
+
+    fn check_scheme_handler(&self, scheme: &str) -> Result<(), String> {
+        #[cfg(target_os = "linux")]
+        return crate::scheme_handler::check_default_handler(&self.0.config().identifier, scheme);
+        #[cfg(not(target_os = "linux"))]
+        {
+            // Windows and macOS register the scheme with the installer.
+            let _ = scheme;
+            Ok(())
+        }
+    }
 }
 
 /// Session changes, sent to the window.
@@ -232,6 +263,12 @@ impl SessionEvents for WindowEvents {
     fn changed(&self, view: &SessionView) {
         if let Err(error) = self.0.emit(SESSION_CHANGED, view) {
             tracing::warn!(%error, "could not tell the window about the session");
+        }
+    }
+
+    fn signed_out(&self, outcome: &SignOutOutcome) {
+        if let Err(error) = self.0.emit(SIGNED_OUT, outcome) {
+            tracing::warn!(%error, "could not tell the window about the sign-out");
         }
     }
 }

@@ -13,9 +13,11 @@ pub mod vault;
 
 pub use config::{Config, ConfigError, OktaOrg};
 pub use error::SessionError;
+pub use journal::{Journal, SignOutMode, SignOutStep};
 pub use secret::Sensitive;
 pub use session::{
-    IdentityProvider, SessionEvents, SessionManager, SessionView, SignedOutReason, SystemBrowser,
+    IdentityProvider, OutcomeKind, SessionEvents, SessionManager, SessionView, SignOutOutcome,
+    SignedOutReason, SystemBrowser,
 };
 pub use tokens::UserClaims;
 pub use vault::{TokenVault, VaultError};

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use openidconnect::core::CoreRevocableToken;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
     CoreClientAuthMethod, CoreGrantType, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKey,
@@ -11,10 +12,11 @@ use openidconnect::core::{
     CoreResponseType, CoreSubjectIdentifierType, CoreTokenResponse,
 };
 use openidconnect::{
-    AccessTokenHash, AdditionalProviderMetadata, AuthorizationCode, ClientId, CsrfToken,
-    EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl,
-    RefreshToken, RequestTokenError, RevocationUrl, Scope, TokenResponse,
+    AccessToken, AccessTokenHash, AdditionalProviderMetadata, AuthorizationCode,
+    ClaimsVerificationError, ClientId, CsrfToken, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl, RefreshToken,
+    RequestTokenError, RevocationUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -22,6 +24,31 @@ use url::Url;
 use crate::error::SessionError;
 use crate::secret::Sensitive;
 use crate::tokens::{SessionTokens, UserClaims};
+use crate::vault::TokenKind;
+
+/// Why a revocation did not go through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevocationError {
+    /// The IdP could not be reached (offline, refused, timed out, reset).
+    #[error("Okta could not be reached: {0}")]
+    Unreachable(String),
+    /// The IdP answered, but not with success (e.g. a 5xx).
+    #[error("Okta did not revoke the token: {0}")]
+    Failed(String),
+}
+
+/// Why Okta's end-session request cannot be made or would be refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndSessionError {
+    /// The IdP could not be reached.
+    #[error("Okta could not be reached: {0}")]
+    Unreachable(String),
+    /// The request cannot work; the message says what to fix.
+    #[error("{0}")]
+    Misconfigured(String),
+}
 
 /// The two endpoints Okta advertises beyond OIDC Core that sign-out needs.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -226,6 +253,102 @@ impl Provider {
             issuer: self.issuer.to_string(),
             reason: error.to_string(),
         }
+    }
+
+    /// Revokes `token` at the `revocation_endpoint` (RFC 7009, with `token_type_hint` and the
+    /// public client's `client_id`).
+    pub async fn revoke(
+        &self,
+        kind: TokenKind,
+        token: &Sensitive<String>,
+    ) -> Result<(), RevocationError> {
+        let endpoint = self.endpoints.revocation_endpoint.clone().ok_or_else(|| {
+            RevocationError::Failed("Okta's discovery document has no revocation_endpoint".into())
+        })?;
+        let token = match kind {
+            TokenKind::RefreshToken => {
+                CoreRevocableToken::from(RefreshToken::new(token.expose().clone()))
+            }
+            TokenKind::AccessToken => {
+                CoreRevocableToken::from(AccessToken::new(token.expose().clone()))
+            }
+        };
+        self.client
+            .clone()
+            .set_revocation_url(endpoint)
+            .revoke_token(token)
+            .map_err(|error| RevocationError::Failed(error.to_string()))?
+            .request_async(&self.http)
+            .await
+            .map_err(|error| match error {
+                RequestTokenError::Request(error) => {
+                    RevocationError::Unreachable(error_chain(&error))
+                }
+                other => RevocationError::Failed(error_chain(&other)),
+            })
+    }
+
+    /// Whether `id_token` has expired (it is otherwise valid: signed by the IdP for us).
+    pub fn id_token_expired(&self, id_token: &Sensitive<String>) -> bool {
+        let Ok(id_token) = id_token.expose().parse::<CoreIdToken>() else {
+            return false;
+        };
+        matches!(
+            id_token.claims(&self.client.id_token_verifier(), |_: Option<&Nonce>| Ok(())),
+            Err(ClaimsVerificationError::Expired(_))
+        )
+    }
+
+    /// Okta's end-session request (OpenID Connect RP-Initiated Logout), built by
+    /// openidconnect: `id_token_hint`, `client_id`, `post_logout_redirect_uri`, `state`.
+    pub fn end_session_url(
+        &self,
+        id_token: &Sensitive<String>,
+        post_logout_redirect_uri: &Url,
+        state: &Sensitive<String>,
+    ) -> Result<Url, EndSessionError> {
+        let endpoint = self.endpoints.end_session_endpoint.clone().ok_or_else(|| {
+            EndSessionError::Misconfigured(format!(
+                "Okta's discovery document at {} has no end_session_endpoint; check the issuer",
+                self.issuer
+            ))
+        })?;
+        let id_token: CoreIdToken = id_token.expose().parse().map_err(|error| {
+            EndSessionError::Misconfigured(format!("the ID token is unreadable: {error}"))
+        })?;
+        Ok(LogoutRequest::from(endpoint)
+            .set_id_token_hint(&id_token)
+            .set_client_id(self.client.client_id().clone())
+            .set_post_logout_redirect_uri(PostLogoutRedirectUrl::from_url(
+                post_logout_redirect_uri.clone(),
+            ))
+            .set_state(CsrfToken::new(state.expose().clone()))
+            .http_get_url())
+    }
+
+    /// Asks Okta, without the browser's session cookie, whether it would accept `url`: Okta
+    /// answers a bad `post_logout_redirect_uri` or a rejected `id_token_hint` with a 400 page
+    /// and no redirect, and the browser would then never come back to the app.
+    pub async fn check_end_session(&self, url: &Url) -> Result<(), EndSessionError> {
+        let response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|error| EndSessionError::Unreachable(error_chain(&error)))?;
+        let status = response.status();
+        if status.is_success() || status.is_redirection() {
+            return Ok(());
+        }
+        let page = response.text().await.unwrap_or_default();
+        let reason = if page.contains("post_logout_redirect_uri") {
+            "Okta does not accept the app's sign-out redirect URI: in the Okta admin console, add it to the app's Sign-out redirect URIs".to_owned()
+        } else if page.contains("id_token_hint") {
+            "Okta does not accept the app's ID token as a sign-out hint".to_owned()
+        } else {
+            format!("Okta refused the sign-out request (HTTP {status})")
+        };
+        Err(EndSessionError::Misconfigured(reason))
     }
 
     fn verify_id_token(

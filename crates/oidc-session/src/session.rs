@@ -9,9 +9,14 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use url::Url;
 
+mod sign_out;
+
+pub use sign_out::{OutcomeKind, SignOutOutcome};
+
 use crate::callback::{Callback, CallbackKind, CallbackResult, PendingCallbacks};
 use crate::config::{Config, OktaOrg};
 use crate::error::SessionError;
+use crate::journal::{Journal, SignOutStep};
 use crate::provider::{http_client, Provider};
 use crate::tokens::{unix_seconds, StoredSession, UserClaims};
 use crate::vault::{TokenVault, VaultError};
@@ -25,12 +30,23 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 pub trait SystemBrowser: Send + Sync {
     /// Opens `url`; returns once the browser was asked to, not when the page loaded.
     fn open(&self, url: &Url) -> Result<(), String>;
+
+    /// Whether the desktop hands `scheme:` links (the browser's redirect back) to this app.
+    fn check_scheme_handler(&self, scheme: &str) -> Result<(), String>;
 }
 
 /// Receives every change of the session (the app forwards them to the window).
 pub trait SessionEvents: Send + Sync {
     /// The session changed to `view`.
     fn changed(&self, view: &SessionView);
+
+    /// A sign-out ended: once per sign-out, with what came of it.
+    fn signed_out(&self, outcome: &SignOutOutcome);
+
+    /// A sign-out recorded `step` in its journal (for logs and progress).
+    fn sign_out_step(&self, step: SignOutStep) {
+        tracing::debug!(?step, "sign-out step");
+    }
 }
 
 /// Why the app is signed out, when it is not simply because nobody signed in.
@@ -41,6 +57,10 @@ pub enum SignedOutReason {
     EndedElsewhere,
     /// The session reached its absolute timeout.
     Expired,
+    /// The session was unused for longer than the idle timeout.
+    Idle,
+    /// A sign-out was cut short (the app stopped); the app finished it at this start.
+    SignOutResumed,
 }
 
 /// The session as the UI sees it: no token, ever.
@@ -51,6 +71,9 @@ pub enum SessionView {
     SignedOut {
         /// Why, when the app signed the person out by itself.
         reason: Option<SignedOutReason>,
+        /// The app session is gone; revocation and Okta's end of session are still running.
+        #[serde(rename = "signingOut")]
+        signing_out: bool,
     },
     /// Waiting for the browser to come back from Okta's sign-in.
     SigningIn,
@@ -105,8 +128,14 @@ struct Active {
 
 enum State {
     SignedOut(Option<SignedOutReason>),
-    SigningIn { cancel: Option<oneshot::Sender<()>> },
+    SigningIn {
+        cancel: Option<oneshot::Sender<()>>,
+    },
     SignedIn(Active),
+    /// The app session is already gone; the network steps of the sign-out run.
+    SigningOut {
+        cancel: Option<oneshot::Sender<()>>,
+    },
 }
 
 /// The app session. One per app; share it behind an `Arc`.
@@ -117,18 +146,27 @@ pub struct SessionManager {
     /// Discovered once, then reused; a failed discovery is retried next time.
     provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
     vault: TokenVault,
+    journal: Journal,
     browser: Arc<dyn SystemBrowser>,
     events: Arc<dyn SessionEvents>,
     callbacks: PendingCallbacks,
     state: Mutex<State>,
+    /// Serializes work on the pending-revocation entry (sign-out and retries).
+    revocations: tokio::sync::Mutex<()>,
+    /// Wakes the revocation retries when a sign-out left tokens queued.
+    revocations_queued: tokio::sync::Notify,
+    /// When the person last used the app (for the idle timeout).
+    last_activity: Mutex<std::time::Instant>,
 }
 
 impl SessionManager {
     /// A signed-out manager; call [`SessionManager::restore`] to pick up a stored session.
+    /// `journal` records sign-outs in progress (in the app's data directory).
     pub fn new(
         config: Config,
         idp: IdentityProvider,
         vault: TokenVault,
+        journal: Journal,
         browser: Arc<dyn SystemBrowser>,
         events: Arc<dyn SessionEvents>,
     ) -> Result<Self, SessionError> {
@@ -139,10 +177,14 @@ impl SessionManager {
             http,
             provider: tokio::sync::Mutex::new(None),
             vault,
+            journal,
             browser,
             events,
             callbacks: PendingCallbacks::default(),
             state: Mutex::new(State::SignedOut(None)),
+            revocations: tokio::sync::Mutex::new(()),
+            revocations_queued: tokio::sync::Notify::new(),
+            last_activity: Mutex::new(std::time::Instant::now()),
         })
     }
 
@@ -155,7 +197,14 @@ impl SessionManager {
     pub fn view(&self) -> SessionView {
         let state = self.state.lock().expect("session state poisoned");
         match &*state {
-            State::SignedOut(reason) => SessionView::SignedOut { reason: *reason },
+            State::SignedOut(reason) => SessionView::SignedOut {
+                reason: *reason,
+                signing_out: false,
+            },
+            State::SigningOut { .. } => SessionView::SignedOut {
+                reason: None,
+                signing_out: true,
+            },
             State::SigningIn { .. } => SessionView::SigningIn,
             State::SignedIn(active) => SessionView::SignedIn {
                 user: active.session.user.clone(),
@@ -205,8 +254,13 @@ impl SessionManager {
     }
 
     /// Picks up the session stored in the keychain: an expired access token is refreshed; a
-    /// session Okta no longer accepts, or past its absolute timeout, is wiped.
+    /// session Okta no longer accepts, or past its absolute timeout, is wiped. A sign-out that
+    /// a crash cut short is finished first: its session is never restored.
     pub async fn restore(&self) -> Result<SessionView, SessionError> {
+        if self.resume_interrupted_sign_out().await? {
+            self.set_state(State::SignedOut(Some(SignedOutReason::SignOutResumed)));
+            return Ok(self.view());
+        }
         let stored = match self.with_vault(TokenVault::load).await {
             Ok(stored) => stored,
             Err(VaultError::Corrupt) => {
@@ -224,14 +278,14 @@ impl SessionManager {
             .is_some_and(|deadline| deadline <= SystemTime::now())
         {
             tracing::info!("the stored session reached its absolute timeout; signing out");
-            return self.wipe(SignedOutReason::Expired).await;
+            return self.wipe(session, SignedOutReason::Expired).await;
         }
         if session.tokens.access_expired(EXPIRY_MARGIN) {
             match self.refresh(&session).await {
                 Ok(refreshed) => session = refreshed,
                 Err(SessionError::GrantRejected { .. } | SessionError::RefreshUnavailable) => {
                     tracing::info!("Okta no longer accepts the stored session; signing out");
-                    return self.wipe(SignedOutReason::EndedElsewhere).await;
+                    return self.wipe(session, SignedOutReason::EndedElsewhere).await;
                 }
                 // Offline now: keep the session; the next use refreshes it.
                 Err(error) => tracing::warn!(%error, "could not refresh the restored session"),
@@ -256,8 +310,12 @@ impl SessionManager {
         Ok(refreshed)
     }
 
-    async fn wipe(&self, reason: SignedOutReason) -> Result<SessionView, SessionError> {
-        self.with_vault(TokenVault::delete).await?;
+    async fn wipe(
+        &self,
+        session: StoredSession,
+        reason: SignedOutReason,
+    ) -> Result<SessionView, SessionError> {
+        self.discard(session.tokens).await?;
         self.set_state(State::SignedOut(Some(reason)));
         Ok(self.view())
     }
@@ -271,7 +329,9 @@ impl SessionManager {
             match &*state {
                 State::SignedOut(_) => {}
                 State::SignedIn(_) => return Err(SessionError::AlreadySignedIn),
-                State::SigningIn { .. } => return Err(SessionError::Busy),
+                State::SigningIn { .. } | State::SigningOut { .. } => {
+                    return Err(SessionError::Busy)
+                }
             }
             *state = State::SigningIn {
                 cancel: Some(cancel),
@@ -332,14 +392,19 @@ impl SessionManager {
         Ok(session)
     }
 
-    /// Ends the wait for the browser; a sign-in that is not waiting is left alone.
-    pub fn cancel_sign_in(&self) {
+    /// Ends the wait for the browser of a sign-in or a sign-out; otherwise does nothing.
+    pub fn cancel(&self) {
         let mut state = self.state.lock().expect("session state poisoned");
-        if let State::SigningIn { cancel } = &mut *state {
+        if let State::SigningIn { cancel } | State::SigningOut { cancel } = &mut *state {
             if let Some(cancel) = cancel.take() {
                 let _ = cancel.send(());
             }
         }
+    }
+
+    /// The person used the app: the idle timeout starts again.
+    pub fn record_activity(&self) {
+        *self.last_activity.lock().expect("activity clock poisoned") = std::time::Instant::now();
     }
 
     /// Handles a deep link from the OS: delivered to the flow whose `state` it carries, or

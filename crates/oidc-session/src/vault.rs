@@ -13,6 +13,9 @@ use crate::tokens::{from_unix_seconds, unix_seconds, SessionTokens, StoredSessio
 
 /// The keychain entry's user name for the signed-in session.
 const SESSION_ENTRY: &str = "session";
+/// The keychain entry's user name for what an unfinished sign-out still needs: the tokens to
+/// revoke and the ID token for Okta's end-session request.
+const PENDING_ENTRY: &str = "pending-revocation";
 
 /// Why the keychain could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,39 @@ struct Record {
     user: UserClaims,
 }
 
+/// What a sign-out still has to do with the old session's tokens.
+#[derive(Debug, Clone, Default)]
+pub struct PendingSignOut {
+    /// Tokens still to revoke, refresh token first.
+    pub to_revoke: Vec<(TokenKind, Sensitive<String>)>,
+    /// The ID token, the `id_token_hint` of Okta's end-session request.
+    pub id_token: Option<Sensitive<String>>,
+}
+
+/// Which token a revocation is for (RFC 7009 `token_type_hint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// A refresh token (revoking it also revokes its access tokens at Okta).
+    RefreshToken,
+    /// An access token.
+    AccessToken,
+}
+
+#[derive(Serialize, Deserialize, Zeroize)]
+struct PendingRecord {
+    #[zeroize(skip)]
+    kinds: Vec<TokenKind>,
+    tokens: Vec<String>,
+    id_token: Option<String>,
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
 /// The keychain entries of one app (its service name is the app's identifier).
 #[derive(Clone)]
 pub struct TokenVault {
@@ -83,6 +119,35 @@ impl TokenVault {
         Ok(Entry::new_in_store(&self.store, &self.service, user)?)
     }
 
+    /// Writes `record` as the JSON secret of `user`'s entry.
+    fn write_json(&self, user: &str, record: &impl Serialize) -> Result<(), VaultError> {
+        let json = Sensitive::new(serde_json::to_string(record).expect("a record serializes"));
+        self.entry(user)?.set_password(json.expose())?;
+        Ok(())
+    }
+
+    /// Reads `user`'s entry as JSON; `None` when there is none.
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        user: &str,
+    ) -> Result<Option<T>, VaultError> {
+        let json = match self.entry(user)?.get_password() {
+            Ok(json) => Sensitive::new(json),
+            Err(KeyringError::NoEntry) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        serde_json::from_str(json.expose())
+            .map(Some)
+            .map_err(|_| VaultError::Corrupt)
+    }
+
+    fn delete_entry(&self, user: &str) -> Result<(), VaultError> {
+        match self.entry(user)?.delete_credential() {
+            Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Stores `session`, replacing the one there.
     pub fn save(&self, session: &StoredSession) -> Result<(), VaultError> {
         let record = Record {
@@ -97,21 +162,14 @@ impl TokenVault {
             signed_in_at: unix_seconds(session.signed_in_at),
             user: session.user.clone(),
         };
-        let json = Sensitive::new(serde_json::to_string(&record).expect("a record serializes"));
-        drop(Sensitive::new(record));
-        self.entry(SESSION_ENTRY)?.set_password(json.expose())?;
-        Ok(())
+        self.write_json(SESSION_ENTRY, &record)
     }
 
     /// The stored session, if there is one.
     pub fn load(&self) -> Result<Option<StoredSession>, VaultError> {
-        let json = match self.entry(SESSION_ENTRY)?.get_password() {
-            Ok(json) => Sensitive::new(json),
-            Err(KeyringError::NoEntry) => return Ok(None),
-            Err(error) => return Err(error.into()),
+        let Some(mut record) = self.read_json::<Record>(SESSION_ENTRY)? else {
+            return Ok(None);
         };
-        let mut record: Record =
-            serde_json::from_str(json.expose()).map_err(|_| VaultError::Corrupt)?;
         let session = StoredSession {
             tokens: SessionTokens {
                 access_token: Sensitive::new(std::mem::take(&mut record.access_token)),
@@ -127,10 +185,49 @@ impl TokenVault {
 
     /// Deletes the stored session; deleting nothing is not an error.
     pub fn delete(&self) -> Result<(), VaultError> {
-        match self.entry(SESSION_ENTRY)?.delete_credential() {
-            Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
-            Err(error) => Err(error.into()),
+        self.delete_entry(SESSION_ENTRY)
+    }
+
+    /// Stores what an unfinished sign-out still needs, replacing what was there.
+    pub fn save_pending(&self, pending: &PendingSignOut) -> Result<(), VaultError> {
+        let record = PendingRecord {
+            kinds: pending.to_revoke.iter().map(|(kind, _)| *kind).collect(),
+            tokens: pending
+                .to_revoke
+                .iter()
+                .map(|(_, token)| token.expose().clone())
+                .collect(),
+            id_token: pending
+                .id_token
+                .as_ref()
+                .map(|token| token.expose().clone()),
+        };
+        self.write_json(PENDING_ENTRY, &record)
+    }
+
+    /// What an unfinished sign-out still needs, if anything.
+    pub fn load_pending(&self) -> Result<Option<PendingSignOut>, VaultError> {
+        let Some(mut record) = self.read_json::<PendingRecord>(PENDING_ENTRY)? else {
+            return Ok(None);
+        };
+        if record.kinds.len() != record.tokens.len() {
+            return Err(VaultError::Corrupt);
         }
+        let tokens = std::mem::take(&mut record.tokens);
+        Ok(Some(PendingSignOut {
+            to_revoke: record
+                .kinds
+                .iter()
+                .copied()
+                .zip(tokens.into_iter().map(Sensitive::new))
+                .collect(),
+            id_token: record.id_token.take().map(Sensitive::new),
+        }))
+    }
+
+    /// Deletes the pending-revocation entry.
+    pub fn delete_pending(&self) -> Result<(), VaultError> {
+        self.delete_entry(PENDING_ENTRY)
     }
 }
 
@@ -185,6 +282,31 @@ mod tests {
         vault.delete().unwrap();
         assert!(vault.load().unwrap().is_none());
         vault.delete().unwrap();
+    }
+
+    #[test]
+    fn the_pending_sign_out_has_its_own_entry() {
+        let vault = mock_vault();
+        assert!(vault.load_pending().unwrap().is_none());
+        vault.save(&sample_session()).unwrap();
+        let pending = PendingSignOut {
+            to_revoke: vec![
+                (TokenKind::RefreshToken, Sensitive::new("refresh-1".into())),
+                (TokenKind::AccessToken, Sensitive::new("access-1".into())),
+            ],
+            id_token: Some(Sensitive::new("id-1".into())),
+        };
+        vault.save_pending(&pending).unwrap();
+        vault.delete().unwrap();
+        let loaded = vault.load_pending().unwrap().unwrap();
+        assert_eq!(loaded.to_revoke, pending.to_revoke);
+        assert_eq!(loaded.id_token, pending.id_token);
+        assert!(
+            vault.load().unwrap().is_none(),
+            "the session entry is separate"
+        );
+        vault.delete_pending().unwrap();
+        assert!(vault.load_pending().unwrap().is_none());
     }
 
     #[test]

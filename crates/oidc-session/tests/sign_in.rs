@@ -2,160 +2,14 @@
 //! submits mock-okta's sign-in form, and the tokens in the real Secret Service (the test
 //! command provides a D-Bus session with an unlocked gnome-keyring).
 
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration;
 
-use mock_okta::browser::{Browser, Landing};
-use mock_okta::{MockOkta, TokenState, DEMO_CLIENT_ID};
-use oidc_session::{
-    Config, IdentityProvider, SessionError, SessionEvents, SessionManager, SessionView,
-    SignedOutReason, SystemBrowser, TokenVault, UserClaims,
-};
-use tokio::sync::mpsc;
-use url::Url;
-
-const SCHEME: &str = "com.example.oktasignout";
-
-/// The system browser as the core sees it: the URLs it was asked to open.
-struct OpenedUrls(mpsc::UnboundedSender<Url>);
-
-impl SystemBrowser for OpenedUrls {
-    fn open(&self, url: &Url) -> Result<(), String> {
-        self.0.send(url.clone()).map_err(|error| error.to_string())
-    }
-}
-
-/// Every view the core reported, serialized as the window would receive it.
-#[derive(Default)]
-struct RecordedEvents(Mutex<Vec<String>>);
-
-impl SessionEvents for RecordedEvents {
-    fn changed(&self, view: &SessionView) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(serde_json::to_string(view).unwrap());
-    }
-}
-
-struct Harness {
-    mock: MockOkta,
-    config: Config,
-    /// A keychain service of this test's own, so tests run side by side.
-    service: String,
-    manager: Arc<SessionManager>,
-    opened: mpsc::UnboundedReceiver<Url>,
-    events: Arc<RecordedEvents>,
-}
-
-impl Harness {
-    async fn start(test: &str) -> Self {
-        Self::start_with(test, Config::demo(SCHEME)).await
-    }
-
-    async fn start_with(test: &str, config: Config) -> Self {
-        let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
-        let service = format!("{SCHEME}.test.{test}.{}", std::process::id());
-        let (manager, opened, events) = manager_for(&mock, &config, &service);
-        Self {
-            mock,
-            config,
-            service,
-            manager,
-            opened,
-            events,
-        }
-    }
-
-    fn vault(&self) -> TokenVault {
-        TokenVault::platform(&self.service).expect("a Secret Service (run through scripts/test)")
-    }
-
-    /// The app restarted: a new manager over the same keychain entries.
-    fn restart(&mut self) {
-        let (manager, opened, events) = manager_for(&self.mock, &self.config, &self.service);
-        self.manager = manager;
-        self.opened = opened;
-        self.events = events;
-    }
-
-    /// Starts a sign-in and returns the authorization URL the browser was sent to.
-    async fn begin_sign_in(
-        &mut self,
-    ) -> (
-        Url,
-        tokio::task::JoinHandle<Result<UserClaims, SessionError>>,
-    ) {
-        let manager = self.manager.clone();
-        let task = tokio::spawn(async move { manager.sign_in().await });
-        let url = tokio::time::timeout(Duration::from_secs(20), self.opened.recv())
-            .await
-            .expect("the browser was never opened")
-            .unwrap();
-        (url, task)
-    }
-
-    /// A full sign-in: the browser fills in mock-okta's form and hands the redirect back.
-    async fn sign_in(&mut self, browser: &Browser) -> UserClaims {
-        let (url, task) = self.begin_sign_in().await;
-        let callback = expect_app_redirect(browser.open(url).await.unwrap());
-        assert!(self.manager.handle_deep_link(callback.as_str()));
-        task.await.unwrap().expect("sign-in succeeds")
-    }
-
-    fn events(&self) -> Vec<String> {
-        self.events.0.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Ok(vault) = TokenVault::platform(&self.service) {
-            let _ = vault.delete();
-        }
-    }
-}
-
-fn manager_for(
-    mock: &MockOkta,
-    config: &Config,
-    service: &str,
-) -> (
-    Arc<SessionManager>,
-    mpsc::UnboundedReceiver<Url>,
-    Arc<RecordedEvents>,
-) {
-    let idp = IdentityProvider {
-        issuer: mock.issuer(),
-        client_id: DEMO_CLIENT_ID.to_owned(),
-        extra_root_pem: Some(mock.ca_certificate_pem().as_bytes().to_vec()),
-    };
-    let vault = TokenVault::platform(service).expect("a Secret Service (run through scripts/test)");
-    let (sender, opened) = mpsc::unbounded_channel();
-    let events = Arc::new(RecordedEvents::default());
-    let manager = SessionManager::new(
-        config.clone(),
-        idp,
-        vault,
-        Arc::new(OpenedUrls(sender)),
-        events.clone(),
-    )
-    .unwrap();
-    (Arc::new(manager), opened, events)
-}
-
-fn expect_app_redirect(landing: Landing) -> Url {
-    match landing {
-        Landing::AppRedirect(url) => url,
-        Landing::Page { status, body } => panic!("the browser stayed on a page ({status}): {body}"),
-    }
-}
-
-fn query(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
-}
+use mock_okta::browser::Browser;
+use mock_okta::{TokenState, DEMO_CLIENT_ID};
+use oidc_session::{Config, SessionError, SessionView, SignedOutReason};
+use support::{expect_app_redirect, query, Harness, SCHEME};
 
 #[tokio::test]
 async fn signs_in_through_the_browser_and_keeps_the_tokens_in_the_keychain() {
@@ -216,7 +70,7 @@ async fn signs_in_through_the_browser_and_keeps_the_tokens_in_the_keychain() {
     );
 
     // What the window received: the views, with claims and no token.
-    let events = harness.events();
+    let events = harness.views();
     assert!(events[0].contains("\"state\":\"signing_in\""), "{events:?}");
     assert!(
         events.last().unwrap().contains("\"state\":\"signed_in\""),
@@ -284,7 +138,10 @@ async fn an_error_callback_is_a_clear_error() {
     );
     assert_eq!(
         harness.manager.view(),
-        SessionView::SignedOut { reason: None }
+        SessionView::SignedOut {
+            reason: None,
+            signing_out: false
+        }
     );
     assert!(harness.vault().load().unwrap().is_none());
 }
@@ -300,13 +157,19 @@ async fn the_wait_for_the_browser_times_out_and_a_late_callback_is_ignored() {
     assert!(matches!(error, SessionError::TimedOut(1)), "{error:?}");
     assert_eq!(
         harness.manager.view(),
-        SessionView::SignedOut { reason: None }
+        SessionView::SignedOut {
+            reason: None,
+            signing_out: false
+        }
     );
     let late = expect_app_redirect(browser.open(url).await.unwrap());
     assert!(!harness.manager.handle_deep_link(late.as_str()));
     assert_eq!(
         harness.manager.view(),
-        SessionView::SignedOut { reason: None }
+        SessionView::SignedOut {
+            reason: None,
+            signing_out: false
+        }
     );
 }
 
@@ -316,12 +179,15 @@ async fn cancel_ends_the_wait_and_one_sign_in_runs_at_a_time() {
     let (url, task) = harness.begin_sign_in().await;
     let second = harness.manager.sign_in().await.unwrap_err();
     assert!(matches!(second, SessionError::Busy), "{second:?}");
-    harness.manager.cancel_sign_in();
+    harness.manager.cancel();
     let error = task.await.unwrap().unwrap_err();
     assert!(matches!(error, SessionError::Cancelled), "{error:?}");
     assert_eq!(
         harness.manager.view(),
-        SessionView::SignedOut { reason: None }
+        SessionView::SignedOut {
+            reason: None,
+            signing_out: false
+        }
     );
     // The cancelled flow's callback no longer counts.
     let state = query(&url, "state").unwrap();
@@ -344,7 +210,10 @@ async fn a_restart_restores_the_session_and_refreshes_an_expired_access_token() 
     harness.restart();
     assert_eq!(
         harness.manager.view(),
-        SessionView::SignedOut { reason: None }
+        SessionView::SignedOut {
+            reason: None,
+            signing_out: false
+        }
     );
     let view = harness.manager.restore().await.unwrap();
     let SessionView::SignedIn { user: restored, .. } = view else {
@@ -423,7 +292,8 @@ async fn a_revoked_refresh_token_means_signed_out_on_restore() {
     assert_eq!(
         view,
         SessionView::SignedOut {
-            reason: Some(SignedOutReason::EndedElsewhere)
+            reason: Some(SignedOutReason::EndedElsewhere),
+            signing_out: false
         }
     );
     assert!(
@@ -446,7 +316,8 @@ async fn a_session_past_its_absolute_timeout_is_wiped_on_restore() {
     assert_eq!(
         view,
         SessionView::SignedOut {
-            reason: Some(SignedOutReason::Expired)
+            reason: Some(SignedOutReason::Expired),
+            signing_out: false
         }
     );
     assert!(harness.vault().load().unwrap().is_none());
@@ -471,6 +342,9 @@ async fn an_unreachable_idp_is_a_clear_error() {
     );
     assert_eq!(
         harness.manager.view(),
-        SessionView::SignedOut { reason: None }
+        SessionView::SignedOut {
+            reason: None,
+            signing_out: false
+        }
     );
 }

@@ -1,0 +1,538 @@
+//! Sign-out against mock-okta over real HTTP(S), asserting through mock-okta's inspection of
+//! its sessions, tokens and revocations, with the tokens in the real Secret Service.
+
+mod support;
+
+use std::time::Duration;
+
+use mock_okta::browser::{Browser, Landing};
+use mock_okta::{ExpiredHintPolicy, TokenState};
+use oidc_session::{Config, OutcomeKind, SessionView, SignOutMode, SignOutOutcome};
+use support::{expect_app_redirect, query, Harness, SCHEME};
+use url::Url;
+
+/// A harness with ada signed in through `browser`; returns the live token values.
+async fn signed_in(test: &str, config: Config) -> (Harness, Browser, Vec<String>) {
+    let mut harness = Harness::start_with(test, config).await;
+    let browser = Browser::for_mock(&harness.mock).unwrap();
+    harness.sign_in(&browser).await;
+    let stored = harness.vault().load().unwrap().unwrap();
+    let tokens = vec![
+        stored
+            .tokens
+            .refresh_token
+            .as_ref()
+            .unwrap()
+            .expose()
+            .clone(),
+        stored.tokens.access_token.expose().clone(),
+    ];
+    assert_eq!(harness.mock.sessions().len(), 1, "ada's Okta session");
+    (harness, browser, tokens)
+}
+
+fn token_state(harness: &Harness, token: &str) -> TokenState {
+    harness
+        .mock
+        .token(token)
+        .expect("a token mock-okta issued")
+        .state
+}
+
+/// Starts a sign-out in the background.
+fn begin_sign_out(
+    harness: &Harness,
+    mode: SignOutMode,
+) -> tokio::task::JoinHandle<Result<(), oidc_session::SessionError>> {
+    let manager = harness.manager.clone();
+    tokio::spawn(async move { manager.sign_out(mode).await })
+}
+
+/// The one outcome a finished sign-out reported.
+fn only_outcome(harness: &Harness) -> SignOutOutcome {
+    let outcomes = harness.outcomes();
+    assert_eq!(
+        outcomes.len(),
+        1,
+        "exactly one signed-out event: {outcomes:?}"
+    );
+    outcomes[0].clone()
+}
+
+/// The app session is gone: nothing in memory, nothing in the keychain's session entry.
+fn assert_app_session_gone(harness: &Harness) {
+    assert!(
+        matches!(harness.manager.view(), SessionView::SignedOut { .. }),
+        "{:?}",
+        harness.manager.view()
+    );
+    assert!(
+        harness.vault().load().unwrap().is_none(),
+        "the keychain still holds the session"
+    );
+}
+
+/// The browser loads Okta's end-session request and hands the redirect to the app.
+async fn browser_completes_logout(harness: &mut Harness, browser: &Browser) -> Url {
+    let logout = harness.next_opened().await;
+    let callback = expect_app_redirect(browser.open(logout).await.unwrap());
+    assert!(harness.manager.handle_deep_link(callback.as_str()));
+    callback
+}
+
+fn short_sign_out_timeout() -> Config {
+    let mut config = Config::demo(SCHEME);
+    config.sign_out_timeout = Duration::from_secs(2);
+    config
+}
+
+#[tokio::test]
+async fn full_sign_out_ends_both_sessions_and_revokes_both_tokens() {
+    let (mut harness, browser, tokens) = signed_in("full", Config::demo(SCHEME)).await;
+    let task = begin_sign_out(&harness, SignOutMode::Full);
+
+    let logout = harness.next_opened().await;
+    // openidconnect's RP-initiated logout request, to the advertised end-session endpoint.
+    assert!(
+        logout.path().ends_with("/oauth2/default/v1/logout"),
+        "{logout}"
+    );
+    assert!(query(&logout, "id_token_hint").is_some());
+    assert_eq!(
+        query(&logout, "post_logout_redirect_uri").as_deref(),
+        Some("com.example.oktasignout:/logout/callback")
+    );
+    let state = query(&logout, "state").expect("a state");
+    // By the time the browser opens, the app session is gone and the tokens are revoked.
+    assert_app_session_gone(&harness);
+    assert!(
+        harness.journal().read().unwrap().is_some(),
+        "the sign-out is journaled"
+    );
+    for token in &tokens {
+        assert_eq!(token_state(&harness, token), TokenState::Revoked);
+    }
+
+    let callback = expect_app_redirect(browser.open(logout).await.unwrap());
+    assert_eq!(query(&callback, "state").as_deref(), Some(state.as_str()));
+    assert!(harness.manager.handle_deep_link(callback.as_str()));
+    task.await.unwrap().unwrap();
+
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::Completed, "{outcome:?}");
+    assert!(!outcome.revocation_pending);
+    assert_app_session_gone(&harness);
+    assert!(
+        harness.vault().load_pending().unwrap().is_none(),
+        "nothing left to revoke"
+    );
+    assert!(
+        harness.journal().read().unwrap().is_none(),
+        "the journal is cleared"
+    );
+    assert!(harness.mock.sessions().is_empty(), "Okta's session ended");
+    let revocations = harness.mock.revocations();
+    assert_eq!(revocations.len(), 2, "{revocations:?}");
+    assert_eq!(
+        revocations[0].token_type_hint.as_deref(),
+        Some("refresh_token")
+    );
+    assert_eq!(
+        revocations[1].token_type_hint.as_deref(),
+        Some("access_token")
+    );
+    // A replay of the callback finds nothing waiting, and reports nothing more.
+    assert!(!harness.manager.handle_deep_link(callback.as_str()));
+    assert_eq!(harness.outcomes().len(), 1);
+    let views = harness.views();
+    assert!(
+        views
+            .iter()
+            .any(|view| view.contains("\"signingOut\":true")),
+        "the window heard of the local sign-out first: {views:?}"
+    );
+}
+
+#[tokio::test]
+async fn app_only_sign_out_keeps_the_okta_session_for_silent_sso() {
+    let (mut harness, browser, tokens) = signed_in("app-only", Config::demo(SCHEME)).await;
+    harness
+        .manager
+        .sign_out(SignOutMode::AppOnly)
+        .await
+        .unwrap();
+
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::SignedOutOfAppOnly, "{outcome:?}");
+    assert_app_session_gone(&harness);
+    assert!(harness.vault().load_pending().unwrap().is_none());
+    assert!(
+        harness.opened.try_recv().is_err(),
+        "no browser for an app-only sign-out"
+    );
+    for token in &tokens {
+        assert_eq!(token_state(&harness, token), TokenState::Revoked);
+    }
+    assert_eq!(
+        harness.mock.sessions().len(),
+        1,
+        "Okta's session is still alive"
+    );
+
+    // The next sign-in needs no password: the browser's Okta session signs in silently.
+    let mut silent = browser.clone();
+    silent.clear_credentials();
+    let user = harness.sign_in(&silent).await;
+    assert_eq!(user.email.as_deref(), Some("ada@example.com"));
+}
+
+#[tokio::test]
+async fn signing_out_twice_or_while_signed_out_is_harmless() {
+    let (mut harness, browser, _) = signed_in("twice", Config::demo(SCHEME)).await;
+    let first = begin_sign_out(&harness, SignOutMode::Full);
+    let _logout = harness.next_opened().await;
+    // A double click, and a sign-in while the sign-out runs.
+    harness.manager.sign_out(SignOutMode::Full).await.unwrap();
+    harness
+        .manager
+        .sign_out(SignOutMode::AppOnly)
+        .await
+        .unwrap();
+    let busy = harness.manager.sign_in().await.unwrap_err();
+    assert_eq!(busy.code(), "busy");
+    harness.manager.cancel();
+    first.await.unwrap().unwrap();
+    assert_eq!(only_outcome(&harness).kind, OutcomeKind::Cancelled);
+    harness.manager.sign_out(SignOutMode::Full).await.unwrap();
+    assert_eq!(
+        harness.outcomes().len(),
+        1,
+        "signed out already: no second event"
+    );
+    drop(browser);
+}
+
+#[tokio::test]
+async fn with_the_idp_hung_the_app_session_is_gone_before_any_network_step_ends() {
+    let (harness, _browser, tokens) = signed_in("hung", Config::demo(SCHEME)).await;
+    harness
+        .mock
+        .update_faults(|faults| faults.revoke.latency_ms = 600_000);
+    let task = begin_sign_out(&harness, SignOutMode::Full);
+
+    harness
+        .wait_until("the local sign-out", || {
+            harness.manager.view()
+                == SessionView::SignedOut {
+                    reason: None,
+                    signing_out: true,
+                }
+        })
+        .await;
+    assert!(
+        harness.vault().load().unwrap().is_none(),
+        "the keychain entry is gone"
+    );
+    let pending = harness
+        .vault()
+        .load_pending()
+        .unwrap()
+        .expect("tokens queued");
+    assert_eq!(pending.to_revoke.len(), 2);
+    assert!(!task.is_finished(), "the revocation is still hanging");
+    assert!(harness.outcomes().is_empty());
+    for token in &tokens {
+        assert_eq!(
+            token_state(&harness, token),
+            TokenState::Active,
+            "not revoked yet"
+        );
+    }
+
+    harness.manager.cancel();
+    task.await.unwrap().unwrap();
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::Cancelled);
+    assert!(outcome.revocation_pending, "{outcome:?}");
+    assert_app_session_gone(&harness);
+}
+
+#[tokio::test]
+async fn offline_sign_out_queues_the_revocations_until_okta_is_back() {
+    let (harness, _browser, tokens) = signed_in("offline", Config::demo(SCHEME)).await;
+    harness.mock.go_offline().await;
+    harness.manager.sign_out(SignOutMode::Full).await.unwrap();
+
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::Offline, "{outcome:?}");
+    assert!(outcome.revocation_pending);
+    assert!(
+        outcome.message.contains("Okta cannot be reached"),
+        "{}",
+        outcome.message
+    );
+    assert_app_session_gone(&harness);
+    assert_eq!(
+        harness
+            .vault()
+            .load_pending()
+            .unwrap()
+            .unwrap()
+            .to_revoke
+            .len(),
+        2
+    );
+    assert!(harness.journal().read().unwrap().is_none());
+
+    harness.mock.go_online().await.unwrap();
+    let retries = harness.manager.clone();
+    let retrying = tokio::spawn(async move { retries.run_revocation_retries().await });
+    harness
+        .wait_until("the queued revocations", || {
+            tokens
+                .iter()
+                .all(|token| token_state(&harness, token) == TokenState::Revoked)
+        })
+        .await;
+    harness
+        .wait_until("the pending entry to go", || {
+            harness.vault().load_pending().unwrap().is_none()
+        })
+        .await;
+    retrying.abort();
+}
+
+#[tokio::test]
+async fn a_5xx_at_revoke_still_ends_the_okta_session_and_retries_later() {
+    let (mut harness, browser, tokens) = signed_in("revoke-5xx", Config::demo(SCHEME)).await;
+    harness
+        .mock
+        .update_faults(|faults| faults.revoke.status = Some(503));
+    let task = begin_sign_out(&harness, SignOutMode::Full);
+    browser_completes_logout(&mut harness, &browser).await;
+    task.await.unwrap().unwrap();
+
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::Completed, "{outcome:?}");
+    assert!(outcome.revocation_pending);
+    assert!(harness.mock.sessions().is_empty());
+    assert_eq!(token_state(&harness, &tokens[0]), TokenState::Active);
+
+    harness
+        .mock
+        .update_faults(|faults| faults.revoke.status = None);
+    let retries = harness.manager.clone();
+    let retrying = tokio::spawn(async move { retries.run_revocation_retries().await });
+    harness
+        .wait_until("the retried revocations", || {
+            tokens
+                .iter()
+                .all(|token| token_state(&harness, token) == TokenState::Revoked)
+        })
+        .await;
+    retrying.abort();
+}
+
+#[tokio::test]
+async fn an_unregistered_sign_out_redirect_fails_the_preflight_with_what_to_fix() {
+    let mut config = Config::demo(SCHEME);
+    config.post_logout_redirect_uri = Url::parse("com.example.oktasignout:/bye").unwrap();
+    let (mut harness, _browser, tokens) = signed_in("unregistered", config).await;
+    harness.manager.sign_out(SignOutMode::Full).await.unwrap();
+
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::PreflightFailed, "{outcome:?}");
+    assert!(
+        outcome.message.contains("Sign-out redirect URIs"),
+        "{}",
+        outcome.message
+    );
+    assert!(
+        outcome.message.contains("com.example.oktasignout:/bye"),
+        "{}",
+        outcome.message
+    );
+    assert!(
+        harness.opened.try_recv().is_err(),
+        "no browser sent to an error page"
+    );
+    assert_app_session_gone(&harness);
+    for token in &tokens {
+        assert_eq!(token_state(&harness, token), TokenState::Revoked);
+    }
+}
+
+#[tokio::test]
+async fn a_logout_error_page_fails_the_preflight() {
+    let (harness, _browser, _) = signed_in("error-page", Config::demo(SCHEME)).await;
+    harness
+        .mock
+        .update_faults(|faults| faults.logout_error_page = true);
+    harness.manager.sign_out(SignOutMode::Full).await.unwrap();
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::PreflightFailed, "{outcome:?}");
+    assert_app_session_gone(&harness);
+}
+
+#[tokio::test]
+async fn an_unregistered_scheme_fails_the_preflight() {
+    let (harness, _browser, _) = signed_in("scheme", Config::demo(SCHEME)).await;
+    harness.set_scheme_registered(false);
+    harness.manager.sign_out(SignOutMode::Full).await.unwrap();
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::PreflightFailed, "{outcome:?}");
+    assert!(
+        outcome.message.contains("com.example.oktasignout: links"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(
+        harness.mock.sessions().len(),
+        1,
+        "Okta's session was not touched"
+    );
+}
+
+#[tokio::test]
+async fn a_logout_interstitial_is_followed_to_completion() {
+    let (mut harness, browser, _) = signed_in("interstitial", Config::demo(SCHEME)).await;
+    harness
+        .mock
+        .update_faults(|faults| faults.logout_interstitial = true);
+    let task = begin_sign_out(&harness, SignOutMode::Full);
+    browser_completes_logout(&mut harness, &browser).await;
+    task.await.unwrap().unwrap();
+    assert_eq!(only_outcome(&harness).kind, OutcomeKind::Completed);
+    assert!(harness.mock.sessions().is_empty());
+}
+
+#[tokio::test]
+async fn a_logout_that_never_redirects_times_out_with_a_plain_message() {
+    let (mut harness, browser, _) = signed_in("never", short_sign_out_timeout()).await;
+    harness
+        .mock
+        .update_faults(|faults| faults.logout_never_redirects = true);
+    let task = begin_sign_out(&harness, SignOutMode::Full);
+    let logout = harness.next_opened().await;
+    assert!(matches!(
+        browser.open(logout).await.unwrap(),
+        Landing::Page { status: 200, .. }
+    ));
+    task.await.unwrap().unwrap();
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::TimedOut, "{outcome:?}");
+    assert!(
+        outcome.message.starts_with(
+            "Signed out of this app; Okta did not confirm — your browser may still be signed in"
+        ),
+        "{}",
+        outcome.message
+    );
+    assert_app_session_gone(&harness);
+}
+
+#[tokio::test]
+async fn forged_states_are_ignored_while_waiting_for_okta() {
+    let (mut harness, browser, _) = signed_in("forged", Config::demo(SCHEME)).await;
+    let task = begin_sign_out(&harness, SignOutMode::Full);
+    let logout = harness.next_opened().await;
+    for forged in [
+        format!("{SCHEME}:/logout/callback?state=forged"),
+        format!("{SCHEME}:/logout/callback"),
+        format!(
+            "{SCHEME}:/callback?code=x&state={}",
+            query(&logout, "state").unwrap()
+        ),
+    ] {
+        assert!(!harness.manager.handle_deep_link(&forged), "{forged}");
+    }
+    assert!(harness.outcomes().is_empty(), "still waiting");
+    let callback = expect_app_redirect(browser.open(logout).await.unwrap());
+    assert!(harness.manager.handle_deep_link(callback.as_str()));
+    task.await.unwrap().unwrap();
+    assert_eq!(only_outcome(&harness).kind, OutcomeKind::Completed);
+}
+
+#[tokio::test]
+async fn an_error_on_the_way_back_is_okta_s_message() {
+    let (mut harness, _browser, _) = signed_in("idp-error", Config::demo(SCHEME)).await;
+    let task = begin_sign_out(&harness, SignOutMode::Full);
+    let logout = harness.next_opened().await;
+    let state = query(&logout, "state").unwrap();
+    let error = format!("{SCHEME}:/logout/callback?state={state}&error=server_error&error_description=The+session+could+not+be+ended.");
+    assert!(harness.manager.handle_deep_link(&error));
+    task.await.unwrap().unwrap();
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::IdpError);
+    assert!(
+        outcome
+            .message
+            .contains("Okta reported: The session could not be ended."),
+        "{}",
+        outcome.message
+    );
+}
+
+#[tokio::test]
+async fn an_expired_id_token_is_refreshed_before_okta_sees_it() {
+    let (mut harness, browser, tokens) = {
+        let mut harness = Harness::start("expired-refresh").await;
+        let mut lifetimes = harness.mock.lifetimes();
+        lifetimes.id_token_secs = 1;
+        harness.mock.set_lifetimes(lifetimes);
+        let browser = Browser::for_mock(&harness.mock).unwrap();
+        harness.sign_in(&browser).await;
+        let stored = harness.vault().load().unwrap().unwrap();
+        let tokens = vec![stored.tokens.refresh_token.unwrap().expose().clone()];
+        (harness, browser, tokens)
+    };
+    harness
+        .mock
+        .update_faults(|faults| faults.expired_id_token_hint = ExpiredHintPolicy::Reject);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut lifetimes = harness.mock.lifetimes();
+    lifetimes.id_token_secs = 3600;
+    harness.mock.set_lifetimes(lifetimes);
+
+    let task = begin_sign_out(&harness, SignOutMode::Full);
+    browser_completes_logout(&mut harness, &browser).await;
+    task.await.unwrap().unwrap();
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::Completed, "{outcome:?}");
+    assert!(!outcome.expired_id_token_hint);
+    // The refresh gave new tokens; they are revoked with the old ones.
+    assert_eq!(token_state(&harness, &tokens[0]), TokenState::Revoked);
+    assert!(
+        harness
+            .mock
+            .tokens()
+            .iter()
+            .filter(|token| token.kind != mock_okta::TokenKind::Id)
+            .all(|token| token.state != TokenState::Active),
+        "{:#?}",
+        harness.mock.tokens()
+    );
+}
+
+#[tokio::test]
+async fn an_expired_id_token_without_refresh_is_sent_and_said() {
+    let mut config = Config::demo(SCHEME);
+    config.scopes = vec!["openid".into(), "profile".into(), "email".into()];
+    let mut harness = Harness::start_with("expired-hint", config).await;
+    let mut lifetimes = harness.mock.lifetimes();
+    lifetimes.id_token_secs = 1;
+    harness.mock.set_lifetimes(lifetimes);
+    let browser = Browser::for_mock(&harness.mock).unwrap();
+    harness.sign_in(&browser).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    // This org accepts expired hints (mock-okta's default).
+    let task = begin_sign_out(&harness, SignOutMode::Full);
+    browser_completes_logout(&mut harness, &browser).await;
+    task.await.unwrap().unwrap();
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::Completed, "{outcome:?}");
+    assert!(outcome.expired_id_token_hint);
+    assert!(outcome.message.contains("expired"), "{}", outcome.message);
+    assert!(harness.mock.sessions().is_empty());
+}

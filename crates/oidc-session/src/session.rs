@@ -344,6 +344,7 @@ impl SessionManager {
             Ok(session) => {
                 let user = session.user.clone();
                 tracing::info!(subject = %user.subject, "signed in");
+                self.record_activity();
                 self.set_state(State::SignedIn(Active { session }));
                 Ok(user)
             }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use mock_okta::browser::{Browser, Landing};
 use mock_okta::{ExpiredHintPolicy, TokenState};
-use oidc_session::{Config, OutcomeKind, SessionView, SignOutMode, SignOutOutcome};
+use oidc_session::{
+    Config, OutcomeKind, SessionView, SignOutMode, SignOutOutcome, SignedOutReason,
+};
 use support::{expect_app_redirect, query, Harness, SCHEME};
 use url::Url;
 
@@ -220,15 +222,22 @@ async fn with_the_idp_hung_the_app_session_is_gone_before_any_network_step_ends(
         .update_faults(|faults| faults.revoke.latency_ms = 600_000);
     let task = begin_sign_out(&harness, SignOutMode::Full);
 
+    // What the window hears first: signed out, with the rest still running.
     harness
         .wait_until("the local sign-out", || {
-            harness.manager.view()
-                == SessionView::SignedOut {
-                    reason: None,
-                    signing_out: true,
-                }
+            harness
+                .views()
+                .last()
+                .is_some_and(|view| view.contains("\"signingOut\":true"))
         })
         .await;
+    assert_eq!(
+        harness.manager.view(),
+        SessionView::SignedOut {
+            reason: None,
+            signing_out: true
+        }
+    );
     assert!(
         harness.vault().load().unwrap().is_none(),
         "the keychain entry is gone"
@@ -535,4 +544,66 @@ async fn an_expired_id_token_without_refresh_is_sent_and_said() {
     assert!(outcome.expired_id_token_hint);
     assert!(outcome.message.contains("expired"), "{}", outcome.message);
     assert!(harness.mock.sessions().is_empty());
+}
+
+/// The session timeouts sign out of the app by themselves (and revoke the tokens); the
+/// validated configuration allows a minute at least, the test sets seconds directly.
+async fn signed_out_by_timeout(test: &str, config: Config, reason: SignedOutReason) {
+    let (harness, _browser, tokens) = signed_in(test, config).await;
+    let manager = harness.manager.clone();
+    let timeouts = tokio::spawn(async move { manager.run_session_timeouts().await });
+    harness
+        .wait_until("the timeout's sign-out", || !harness.outcomes().is_empty())
+        .await;
+    timeouts.abort();
+    assert_eq!(only_outcome(&harness).kind, OutcomeKind::SignedOutOfAppOnly);
+    assert_eq!(
+        harness.manager.view(),
+        SessionView::SignedOut {
+            reason: Some(reason),
+            signing_out: false
+        }
+    );
+    assert_app_session_gone(&harness);
+    for token in &tokens {
+        assert_eq!(token_state(&harness, token), TokenState::Revoked);
+    }
+    assert_eq!(
+        harness.mock.sessions().len(),
+        1,
+        "the browser's Okta session is left alone"
+    );
+}
+
+#[tokio::test]
+async fn the_absolute_timeout_signs_out_of_the_app() {
+    let mut config = Config::demo(SCHEME);
+    config.absolute_timeout = Some(Duration::from_secs(2));
+    signed_out_by_timeout("absolute-timeout", config, SignedOutReason::Expired).await;
+}
+
+#[tokio::test]
+async fn the_idle_timeout_signs_out_of_the_app() {
+    let mut config = Config::demo(SCHEME);
+    config.idle_timeout = Some(Duration::from_secs(2));
+    signed_out_by_timeout("idle-timeout", config, SignedOutReason::Idle).await;
+}
+
+#[tokio::test]
+async fn activity_keeps_an_idle_session_alive() {
+    let mut config = Config::demo(SCHEME);
+    config.idle_timeout = Some(Duration::from_secs(2));
+    let (harness, _browser, _) = signed_in("activity", config).await;
+    let manager = harness.manager.clone();
+    let timeouts = tokio::spawn(async move { manager.run_session_timeouts().await });
+    for _ in 0..8 {
+        harness.manager.record_activity();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    timeouts.abort();
+    assert!(harness.outcomes().is_empty(), "{:?}", harness.outcomes());
+    assert!(matches!(
+        harness.manager.view(),
+        SessionView::SignedIn { .. }
+    ));
 }

@@ -21,7 +21,7 @@ use crate::vault::{PendingSignOut, TokenKind, TokenVault, VaultError};
 /// The first wait before retrying queued revocations; it doubles up to the maximum.
 const FIRST_RETRY: Duration = Duration::from_secs(2);
 const MAX_RETRY: Duration = Duration::from_secs(300);
-/// How often the session timeouts are checked.
+/// How often the session timeouts are checked, at most.
 const TIMEOUT_CHECK: Duration = Duration::from_secs(15);
 
 /// What came of a sign-out.
@@ -464,8 +464,14 @@ impl SessionManager {
     /// Signs out of the app by itself when the session passes its absolute or idle timeout.
     /// Runs for the app's lifetime.
     pub async fn run_session_timeouts(&self) {
+        // A timeout is noticed within a quarter of its length (and 15 s).
+        let check = [self.config.idle_timeout, self.config.absolute_timeout]
+            .into_iter()
+            .flatten()
+            .map(|timeout| timeout / 4)
+            .fold(TIMEOUT_CHECK, Duration::min);
         loop {
-            tokio::time::sleep(TIMEOUT_CHECK).await;
+            tokio::time::sleep(check).await;
             if let Some(reason) = self.timed_out() {
                 tracing::info!(?reason, "session timeout: signing out of the app");
                 if let Err(error) = self

@@ -72,8 +72,9 @@ pub struct ReadySession {
     demo: Option<DemoInfo>,
     /// Keeps the embedded IdP running as long as the app.
     _mock_okta: Option<MockOkta>,
-    /// Turns true once the stored session was restored (or found missing).
-    restored: watch::Receiver<bool>,
+    /// Set once the stored session was restored (or found missing), with the error if the
+    /// keychain could not be read.
+    restored: watch::Receiver<Option<Result<(), CommandError>>>,
 }
 
 impl AppSession {
@@ -115,7 +116,11 @@ impl AppSession {
         let ready = self.ready()?;
         // The first answer waits for the restore, so the window never flashes "signed out".
         let mut restored = ready.restored.clone();
-        let _ = restored.wait_for(|done| *done).await;
+        if let Ok(result) = restored.wait_for(Option::is_some).await {
+            if let Some(Err(error)) = &*result {
+                return Err(error.clone());
+            }
+        }
         Ok(ready.manager.view())
     }
 
@@ -178,13 +183,14 @@ impl ReadySession {
             Arc::new(OpenerBrowser(app.clone())),
             Arc::new(WindowEvents(app.clone())),
         )?);
-        let (restored_sender, restored) = watch::channel(false);
+        let (restored_sender, restored) = watch::channel(None);
         let background = manager.clone();
         tauri::async_runtime::spawn(async move {
-            if let Err(error) = background.restore().await {
+            let restored = background.restore().await.map(drop).map_err(|error| {
                 tracing::error!(code = error.code(), %error, "could not restore the session");
-            }
-            let _ = restored_sender.send(true);
+                CommandError::from(error)
+            });
+            let _ = restored_sender.send(Some(restored));
             tokio::join!(
                 background.run_revocation_retries(),
                 background.run_session_timeouts()

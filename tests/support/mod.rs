@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,47 @@ pub const APP_BINARY: &str = env!("CARGO_BIN_EXE_okta-signout");
 pub const IDENTIFIER: &str = "com.example.oktasignout";
 /// The main window's title.
 pub const WINDOW_TITLE: &str = "Okta Sign-Out";
+/// The scripted browser's desktop file ID.
+const BROWSER_ENTRY: &str = "mock-okta-browser.desktop";
+/// How long the UI may take to show what a test waits for: a safety net, not a speed check.
+const UI_LIMIT: Duration = Duration::from_secs(30);
+
+/// The scripted browser, `mock-okta-browser` of crates/mock-okta. Cargo builds another
+/// package's binaries only for that package's tests, so it cannot hand the path to these tests:
+/// `cargo test --workspace` (what scripts/test runs) builds it before any test runs, into the
+/// directory that holds the app's binary.
+pub fn browser_agent() -> PathBuf {
+    let agent = Path::new(APP_BINARY).with_file_name("mock-okta-browser");
+    assert!(
+        agent.is_file(),
+        "{} is missing: build it with `cargo build -p mock-okta --bin mock-okta-browser` \
+         (scripts/test builds it through `cargo test --workspace`)",
+        agent.display()
+    );
+    agent
+}
+
+/// How the scripted browser hands a redirect to the app back to the desktop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandOff {
+    /// `gio open <url>`, like Firefox.
+    Gio,
+    /// `xdg-open <url>`, like Chromium outside GNOME.
+    XdgOpen,
+    /// Never: the person closed the tab.
+    Never,
+}
+
+impl HandOff {
+    /// The browser's `MOCK_OKTA_BROWSER_HAND_OFF` value.
+    fn value(self) -> &'static str {
+        match self {
+            Self::Gio => "gio",
+            Self::XdgOpen => "xdg-open",
+            Self::Never => "none",
+        }
+    }
+}
 
 /// Polls `probe` every 20 ms until it yields a value; panics naming `what` after `limit`.
 /// A limit is a safety net against hangs, not a speed check.
@@ -44,18 +85,19 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
+/// Free TCP ports on 127.0.0.1, all different (each is held until all are picked).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: [TcpListener; N] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+    listeners.map(|listener| listener.local_addr().unwrap().port())
 }
 
 pub struct Desktop {
     home: tempfile::TempDir,
     display: String,
     bus_address: String,
+    /// Set for every command here on top of the desktop's own environment.
+    env: Vec<(String, OsString)>,
     xvfb: Child,
     bus: Child,
 }
@@ -86,6 +128,7 @@ impl Desktop {
             home,
             display: format!(":{display}"),
             bus_address,
+            env: Vec::new(),
             xvfb,
             bus,
         };
@@ -123,8 +166,105 @@ impl Desktop {
             .env("DISPLAY", &self.display)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
             .env("NO_AT_BRIDGE", "1")
-            .env("OKTA_SIGNOUT_LOG", "debug");
+            .env("OKTA_SIGNOUT_LOG", "debug")
+            .envs(self.env.iter().map(|(name, value)| (name, value)));
         command
+    }
+
+    /// Sets `name` for every command started here from now on (the app started by WebDriver,
+    /// and what it starts, included).
+    pub fn set_env(&mut self, name: &str, value: impl Into<OsString>) {
+        self.env.retain(|(existing, _)| existing != name);
+        self.env.push((name.to_owned(), value.into()));
+    }
+
+    /// Installs the scripted browser as this desktop's web browser, the way a browser is: the
+    /// default handler of `http` and `https` URLs (a desktop entry made the default with
+    /// `xdg-mime`) and `$BROWSER`. It trusts `ca_certificate_pem`, signs in as mock-okta's
+    /// demo user and hands the redirect to the app back to the desktop with `hand_off`.
+    /// Returns the CA certificate's file, for the app to trust too.
+    pub fn install_browser(&mut self, ca_certificate_pem: &str, hand_off: HandOff) -> PathBuf {
+        let agent = browser_agent();
+        let ca_file = self.home().join("mock-okta-ca.pem");
+        std::fs::write(&ca_file, ca_certificate_pem).unwrap();
+        let applications = self.home().join(".local/share/applications");
+        std::fs::create_dir_all(&applications).unwrap();
+        // The path has no characters that need quoting (Debian 12's xdg-open cannot run quoted
+        // Exec lines; see scheme_handler.rs).
+        std::fs::write(
+            applications.join(BROWSER_ENTRY),
+            format!(
+                "[Desktop Entry]\nType=Application\nName=Mock Okta Browser\nExec={} %u\n\
+                 Terminal=false\nNoDisplay=true\n\
+                 MimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
+                agent.display()
+            ),
+        )
+        .unwrap();
+        let status = self.run(
+            "xdg-mime",
+            &[
+                "default",
+                BROWSER_ENTRY,
+                "x-scheme-handler/http",
+                "x-scheme-handler/https",
+            ],
+            Duration::from_secs(30),
+        );
+        assert!(status.success(), "xdg-mime default failed: {status}");
+        self.set_env("BROWSER", &agent);
+        self.set_env("MOCK_OKTA_BROWSER_CA_FILE", &ca_file);
+        self.set_env("MOCK_OKTA_BROWSER_USERNAME", mock_okta::DEMO_USERNAME);
+        self.set_env("MOCK_OKTA_BROWSER_PASSWORD", mock_okta::DEMO_PASSWORD);
+        self.set_env("MOCK_OKTA_BROWSER_HAND_OFF", hand_off.value());
+        ca_file
+    }
+
+    /// Makes the browser wait, before it loads anything, until [`Desktop::release_browser`].
+    pub fn hold_browser(&mut self) {
+        let go = self.browser_go_file();
+        self.set_env("MOCK_OKTA_BROWSER_HOLD_UNTIL", go);
+    }
+
+    /// Lets a held browser go on.
+    pub fn release_browser(&self) {
+        std::fs::write(self.browser_go_file(), "go").unwrap();
+    }
+
+    fn browser_go_file(&self) -> PathBuf {
+        self.home().join("browser-go")
+    }
+
+    /// The scripted browser's log (URLs without their query).
+    pub fn browser_log(&self) -> String {
+        std::fs::read_to_string(self.home().join(".mock-okta-browser/browser.log"))
+            .unwrap_or_default()
+    }
+
+    /// Waits until the browser's log has a line containing `needle`; returns that line.
+    pub fn wait_for_browser_log(&self, needle: &str, limit: Duration) -> String {
+        wait_for(
+            &format!("a browser log line with {needle:?}"),
+            limit,
+            || {
+                self.browser_log()
+                    .lines()
+                    .find(|line| line.contains(needle))
+                    .map(str::to_owned)
+            },
+        )
+    }
+
+    /// The app's session as the Secret Service holds it (JSON), if any.
+    pub fn stored_session(&self) -> Option<String> {
+        let output = self
+            .command("secret-tool")
+            .args(["lookup", "service", IDENTIFIER, "username", "session"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("secret-tool (apt install libsecret-tools)");
+        let secret = String::from_utf8(output.stdout).unwrap();
+        (output.status.success() && !secret.is_empty()).then_some(secret)
     }
 
     /// Runs `program args…` here and returns its exit status, panicking after `limit`.
@@ -174,19 +314,33 @@ impl Desktop {
     /// PIDs of the app's processes running in this desktop (tests run side by side).
     pub fn app_pids(&self) -> Vec<u32> {
         let binary = std::fs::canonicalize(APP_BINARY).unwrap();
+        // Cargo replaces target/debug/okta-signout whenever another build of it is linked there
+        // (scripts/run's `cargo run` builds without the tests' dev-dependency features); a
+        // process started from the replaced file then shows `<path> (deleted)` as its exe.
+        let replaced = PathBuf::from(format!("{} (deleted)", binary.display()));
+        self.processes()
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read_link(format!("/proc/{pid}/exe"))
+                    .is_ok_and(|exe| exe == binary || exe == replaced)
+            })
+            .collect()
+    }
+
+    /// PIDs of every process running in this desktop (its HOME is in their environment).
+    fn processes(&self) -> Vec<u32> {
         let home = format!("HOME={}", self.home().display());
         std::fs::read_dir("/proc")
             .unwrap()
             .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
             .filter(|pid| {
-                std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_ref() == Some(&binary)
-                    && std::fs::read(format!("/proc/{pid}/environ"))
-                        .map(|environ| {
-                            environ
-                                .split(|byte| *byte == 0)
-                                .any(|entry| entry == home.as_bytes())
-                        })
-                        .unwrap_or(false)
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .map(|environ| {
+                        environ
+                            .split(|byte| *byte == 0)
+                            .any(|entry| entry == home.as_bytes())
+                    })
+                    .unwrap_or(false)
             })
             .collect()
     }
@@ -274,6 +428,13 @@ impl Desktop {
 
 impl Drop for Desktop {
     fn drop(&mut self) {
+        // What the desktop started by itself (the browser, an app opened through a deep link)
+        // is nobody's child in the test: end it here, by PID.
+        for pid in self.processes() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
         // gnome-keyring ends with its bus.
         let _ = self.bus.kill();
         let _ = self.xvfb.kill();
@@ -339,19 +500,29 @@ pub struct Driver {
 
 impl Driver {
     pub async fn start(desktop: &Desktop) -> Self {
-        let port = free_port();
+        let [port, native_port] = free_ports();
         let mut process = desktop
             .command("tauri-driver")
             .args(["--port", &port.to_string()])
-            .args(["--native-port", &free_port().to_string()])
+            .args(["--native-port", &native_port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
             .expect("tauri-driver (scripts/setup installs it)");
+        // tauri-driver listens at once and starts WebKitWebDriver beside it; a request that
+        // comes before WebKitWebDriver listens gets its connection closed without an answer
+        // ("webdriver server did not respond"), so wait for both.
+        wait_for(
+            "tauri-driver and WebKitWebDriver to listen",
+            Duration::from_secs(20),
+            || {
+                [port, native_port]
+                    .iter()
+                    .all(|port| std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok())
+                    .then_some(())
+            },
+        );
         let address = format!("127.0.0.1:{port}");
-        wait_for("tauri-driver to listen", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(&address).ok()
-        });
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "tauri:options".into(),
@@ -372,16 +543,82 @@ impl Driver {
         Self { process, client }
     }
 
-    /// The text of the first element matching `css`, once it is displayed.
+    /// The text of the first element matching `css`, once it is displayed. (The window shows
+    /// a loading screen until the app answered; WebDriver reads hidden text as "".)
     pub async fn text(&self, css: &str) -> String {
-        let element = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(fantoccini::Locator::Css(css))
+        self.displayed(css).await.text().await.unwrap()
+    }
+
+    /// Clicks the first element matching `css` once it is displayed and enabled.
+    pub async fn click(&self, css: &str) {
+        let start = Instant::now();
+        loop {
+            let element = self.displayed(css).await;
+            if element.is_enabled().await.unwrap_or(false) {
+                element.click().await.unwrap();
+                return;
+            }
+            assert!(
+                start.elapsed() < UI_LIMIT,
+                "timed out after {UI_LIMIT:?} waiting for {css} to be enabled"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn displayed(&self, css: &str) -> fantoccini::elements::Element {
+        let start = Instant::now();
+        loop {
+            if let Ok(element) = self.client.find(fantoccini::Locator::Css(css)).await {
+                if element.is_displayed().await.unwrap_or(false) {
+                    return element;
+                }
+            }
+            assert!(
+                start.elapsed() < UI_LIMIT,
+                "timed out after {UI_LIMIT:?} waiting for {css} to be displayed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Runs `script` in the window and returns what it returns.
+    pub async fn execute(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, Vec::new())
             .await
-            .unwrap_or_else(|error| panic!("no element {css}: {error}"));
-        element.text().await.unwrap()
+            .unwrap_or_else(|error| panic!("script failed: {error}\n{script}"))
+    }
+
+    /// The session state the window shows (`document.documentElement.dataset.session`).
+    pub async fn session(&self) -> String {
+        self.execute("return document.documentElement.dataset.session || '';")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits until the window shows the session state `state`.
+    pub async fn wait_for_session(&self, state: &str) {
+        let start = Instant::now();
+        loop {
+            let shown = self.session().await;
+            if shown == state {
+                return;
+            }
+            assert!(
+                start.elapsed() < UI_LIMIT,
+                "timed out after {UI_LIMIT:?} waiting for the window to show {state:?}: it \
+                 shows {shown:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Ends the WebDriver session, which closes the app, and stops the driver.
+    pub async fn quit(self) {
+        let _ = self.client.clone().close().await;
     }
 
     /// Saves a PNG of the app's window to `target/screenshots/<name>.png`.

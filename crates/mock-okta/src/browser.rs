@@ -1,12 +1,15 @@
 //! A scripted "person's browser" for tests and QA: it keeps cookies, follows redirects itself,
 //! fills in mock-okta's sign-in form like a person would, follows meta refreshes, and stops at
-//! the custom-scheme redirect that the OS would hand to the app.
+//! the custom-scheme redirect that the OS would hand to the app. Its cookie jar can be saved
+//! and loaded, so that a browser run as one process per URL keeps its Okta session.
 
 use std::fmt;
+use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use reqwest::cookie::{CookieStore as _, Jar};
+use reqwest::cookie::CookieStore as _;
 use reqwest::header::LOCATION;
+use reqwest_cookie_store::CookieStoreMutex;
 use scraper::{Html, Selector};
 use url::Url;
 
@@ -45,6 +48,9 @@ pub enum BrowserError {
     /// The navigation went on past the hop limit (a redirect loop).
     #[error("gave up after {MAX_NAVIGATIONS} navigations")]
     TooManyNavigations,
+    /// Saved cookies could not be read, or the cookie jar not written.
+    #[error("cookie jar: {0}")]
+    CookieJar(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Username and password a browser types into the sign-in form.
@@ -67,7 +73,7 @@ impl fmt::Debug for Credentials {
 #[derive(Debug, Clone)]
 pub struct Browser {
     client: reqwest::Client,
-    cookies: Arc<Jar>,
+    cookies: Arc<CookieStoreMutex>,
     credentials: Option<Credentials>,
 }
 
@@ -82,7 +88,7 @@ impl Browser {
         crate::tls::install_crypto_provider();
         let certificate = reqwest::Certificate::from_pem(ca_certificate_pem.as_bytes())
             .map_err(BrowserError::Setup)?;
-        let cookies = Arc::new(Jar::default());
+        let cookies = Arc::new(CookieStoreMutex::default());
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
@@ -130,6 +136,22 @@ impl Browser {
             .and_then(|value| value.to_str().ok().map(str::to_owned))
     }
 
+    /// Writes every cookie, session cookies included: a browser that is still running keeps
+    /// them, and [`Browser::load_cookies`] in the next process carries on as that browser.
+    pub fn save_cookies(&self, writer: &mut impl Write) -> Result<(), BrowserError> {
+        let store = self.cookies.lock().expect("cookie jar poisoned");
+        cookie_store::serde::json::save_incl_expired_and_nonpersistent(&store, writer)
+            .map_err(BrowserError::CookieJar)
+    }
+
+    /// Replaces the cookie jar with cookies written by [`Browser::save_cookies`], less those
+    /// that expired since.
+    pub fn load_cookies(&self, reader: impl BufRead) -> Result<(), BrowserError> {
+        let loaded = cookie_store::serde::json::load(reader).map_err(BrowserError::CookieJar)?;
+        *self.cookies.lock().expect("cookie jar poisoned") = loaded;
+        Ok(())
+    }
+
     /// Navigates to `url` like a person: follows http(s) redirects and meta refreshes, signs in
     /// once when shown the sign-in form (a second form means the sign-in failed), and stops at a
     /// redirect to a non-http(s) URL or at a page.
@@ -137,14 +159,21 @@ impl Browser {
         let mut next = Navigation::Get(url);
         let mut signed_in = false;
         for _ in 0..MAX_NAVIGATIONS {
-            let (current, response) = match next {
-                Navigation::Get(url) => (url.clone(), self.client.get(url).send().await?),
+            let (method, current, response) = match next {
+                Navigation::Get(url) => ("GET", url.clone(), self.client.get(url).send().await?),
                 Navigation::PostForm(url, fields) => (
+                    "POST",
                     url.clone(),
                     self.client.post(url).form(&fields).send().await?,
                 ),
             };
             let status = response.status();
+            tracing::debug!(
+                method,
+                url = %without_query(&current),
+                status = status.as_u16(),
+                "navigated"
+            );
             if status.is_redirection() {
                 let location = response
                     .headers()
@@ -163,16 +192,20 @@ impl Browser {
             let page = read_page(&body);
             match (page, &self.credentials) {
                 (Page::SignInForm { action, fields }, Some(credentials)) if !signed_in => {
+                    tracing::debug!(username = %credentials.username, "filling in the sign-in form");
                     signed_in = true;
                     let Target::Web(action) = resolve(&current, &action)? else {
                         return Err(BrowserError::BadLocation(action));
                     };
                     next = Navigation::PostForm(action, fill(fields, credentials));
                 }
-                (Page::Refresh(target), _) => match resolve(&current, &target)? {
-                    Target::App(url) => return Ok(Landing::AppRedirect(url)),
-                    Target::Web(url) => next = Navigation::Get(url),
-                },
+                (Page::Refresh(target), _) => {
+                    tracing::debug!("following a meta refresh");
+                    match resolve(&current, &target)? {
+                        Target::App(url) => return Ok(Landing::AppRedirect(url)),
+                        Target::Web(url) => next = Navigation::Get(url),
+                    }
+                }
                 _ => {
                     return Ok(Landing::Page {
                         status: status.as_u16(),
@@ -183,6 +216,14 @@ impl Browser {
         }
         Err(BrowserError::TooManyNavigations)
     }
+}
+
+/// `url` without its query and fragment: what a log may show of a URL that can carry codes.
+pub fn without_query(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.into()
 }
 
 enum Target {

@@ -54,3 +54,32 @@ async fn browser_returns_error_pages_and_refuses_other_certificates() {
         .expect_err("untrusted certificate");
     assert!(matches!(error, BrowserError::Http(_)), "{error:?}");
 }
+
+#[tokio::test]
+async fn saved_cookies_carry_the_okta_session_into_another_browser_process() {
+    let mock = start().await;
+    let first = Browser::for_mock(&mock).unwrap();
+    expect_app_redirect(
+        first
+            .open(authorize_url(&mock, &pkce(), &[]))
+            .await
+            .unwrap(),
+    );
+    let mut jar = Vec::new();
+    first.save_cookies(&mut jar).unwrap();
+
+    // No credentials: only the session cookie can sign this one in.
+    let next = Browser::new(mock.ca_certificate_pem()).unwrap();
+    next.load_cookies(jar.as_slice()).unwrap();
+    assert_eq!(
+        next.cookie_header(&mock.browser_url()),
+        first.cookie_header(&mock.browser_url())
+    );
+    let redirect =
+        expect_app_redirect(next.open(authorize_url(&mock, &pkce(), &[])).await.unwrap());
+    assert!(query_param(&redirect, "code").is_some());
+    assert_eq!(mock.sessions().len(), 1, "silent SSO, no second session");
+
+    let error = next.load_cookies(&b"not a cookie jar"[..]).unwrap_err();
+    assert!(matches!(error, BrowserError::CookieJar(_)), "{error:?}");
+}

@@ -312,3 +312,198 @@ async fn cancel_stops_waiting_for_a_browser_that_never_comes_back() {
     assert_eq!(driver.text("#notice-title").await, "Sign-in cancelled");
     assert_eq!(desktop.stored_session(), None);
 }
+
+/// Everything the Secret Service holds under the app's service name (`secret-tool search`).
+fn app_secrets(desktop: &Desktop) -> String {
+    let output = desktop
+        .command("secret-tool")
+        .args(["search", "--all", "--unlock", "service", IDENTIFIER])
+        .output()
+        .expect("secret-tool (apt install libsecret-tools)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Waits until the window reports a sign-out outcome of `kind` and returns its message.
+async fn wait_for_outcome(driver: &Driver, kind: &str) -> String {
+    let shown = wait_for_async("a sign-out outcome", || async {
+        let outcome = driver
+            .execute("return document.documentElement.dataset.outcome || '';")
+            .await;
+        let outcome = outcome.as_str().unwrap_or_default().to_owned();
+        (!outcome.is_empty()).then_some(outcome)
+    })
+    .await;
+    assert_eq!(shown, kind, "{}", driver.text("#notice-text").await);
+    driver.text("#notice-text").await
+}
+
+async fn wait_for_async<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Signs Ada in through the window; returns her tokens' values.
+async fn sign_in_through_the_window(
+    mock: &MockOkta,
+    desktop: &Desktop,
+    driver: &Driver,
+) -> Vec<String> {
+    driver.wait_for_session("signed_out").await;
+    driver.click("#sign-in").await;
+    assert_signed_in_as_ada(mock, desktop, driver).await;
+    stored_tokens(desktop)
+}
+
+fn assert_revoked(mock: &MockOkta, tokens: &[String]) {
+    // The ID token is not revocable; the access and refresh tokens are.
+    for token in tokens {
+        let issued = mock.token(token).unwrap();
+        if issued.kind != mock_okta::TokenKind::Id {
+            assert_eq!(issued.state, mock_okta::TokenState::Revoked, "{issued:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
+    let mock = start_mock().await;
+    let desktop = desktop_for(&mock, HandOff::Gio);
+    let driver = Driver::start(&desktop).await;
+    let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+
+    driver.click("#sign-out").await;
+    let message = wait_for_outcome(&driver, "completed").await;
+    assert_eq!(
+        message,
+        "You are signed out of this app and of Okta in your browser."
+    );
+    driver.wait_for_session("signed_out").await;
+    driver.screenshot("session-signed-out-completed").await;
+    // The browser really went to Okta's end-session endpoint and came back via gio open.
+    desktop.wait_for_browser_log("logout", LIMIT);
+    assert_eq!(
+        app_secrets(&desktop),
+        "",
+        "the Secret Service still holds the app's entries"
+    );
+    assert!(
+        mock.sessions().is_empty(),
+        "the Okta session is still alive"
+    );
+    assert_revoked(&mock, &tokens);
+    let logouts = mock.logout_events();
+    assert!(
+        logouts.iter().any(|event| event.had_session),
+        "no logout ended a browser session: {logouts:?}"
+    );
+
+    // A restart after signing out stays signed out.
+    driver.quit().await;
+    wait_for("the app to exit", LIMIT, || {
+        desktop.app_pids().is_empty().then_some(())
+    });
+    let driver = Driver::start(&desktop).await;
+    driver.wait_for_session("signed_out").await;
+    assert_eq!(app_secrets(&desktop), "");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_out_of_the_app_only_keeps_the_okta_session_for_silent_sso() {
+    let mock = start_mock().await;
+    let desktop = desktop_for(&mock, HandOff::XdgOpen);
+    let driver = Driver::start(&desktop).await;
+    let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+    let okta_session = mock.sessions();
+    assert_eq!(okta_session.len(), 1);
+
+    driver.click("#sign-out-app-only").await;
+    wait_for_outcome(&driver, "signed_out_of_app_only").await;
+    driver.wait_for_session("signed_out").await;
+    driver.screenshot("session-signed-out-app-only").await;
+    assert_eq!(app_secrets(&desktop), "");
+    assert_revoked(&mock, &tokens);
+    assert_eq!(mock.sessions(), okta_session, "the Okta session must stay");
+
+    // Signing in again reuses the browser's Okta session: no new session, no form.
+    driver.click("#sign-in").await;
+    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    assert_eq!(
+        mock.sessions(),
+        okta_session,
+        "a new Okta session: not silent SSO"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offline_sign_out_is_immediate_and_revokes_at_the_next_start() {
+    let mock = start_mock().await;
+    let desktop = desktop_for(&mock, HandOff::Gio);
+    let driver = Driver::start(&desktop).await;
+    let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+
+    mock.go_offline().await;
+    driver.click("#sign-out").await;
+    let message = wait_for_outcome(&driver, "offline").await;
+    assert!(message.contains("Okta cannot be reached"), "{message}");
+    driver.wait_for_session("signed_out").await;
+    driver.screenshot("session-signed-out-offline").await;
+    assert_eq!(
+        desktop.stored_session(),
+        None,
+        "the app session must end offline too"
+    );
+    assert!(
+        app_secrets(&desktop).contains("pending-revocation"),
+        "the tokens wait in the pending entry"
+    );
+
+    driver.quit().await;
+    wait_for("the app to exit", LIMIT, || {
+        desktop.app_pids().is_empty().then_some(())
+    });
+    mock.go_online().await.expect("mock-okta back");
+    let driver = Driver::start(&desktop).await;
+    driver.wait_for_session("signed_out").await;
+    wait_for("the queued revocations", LIMIT, || {
+        (app_secrets(&desktop).is_empty()).then_some(())
+    });
+    assert_revoked(&mock, &tokens);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unregistered_sign_out_redirect_is_reported_with_what_to_fix() {
+    let mock = start_mock().await;
+    let mut desktop = desktop_for(&mock, HandOff::Gio);
+    desktop.set_env(
+        "OKTA_SIGNOUT_POST_LOGOUT_REDIRECT_URI",
+        format!("{IDENTIFIER}:/signed-out"),
+    );
+    let driver = Driver::start(&desktop).await;
+    let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+
+    driver.click("#sign-out").await;
+    let message = wait_for_outcome(&driver, "preflight_failed").await;
+    assert!(message.contains("Sign-out redirect URIs"), "{message}");
+    assert!(
+        message.contains(&format!("{IDENTIFIER}:/signed-out")),
+        "{message}"
+    );
+    driver.wait_for_session("signed_out").await;
+    driver.screenshot("session-sign-out-preflight-failed").await;
+    assert_eq!(app_secrets(&desktop), "");
+    assert_revoked(&mock, &tokens);
+    assert_eq!(
+        mock.sessions().len(),
+        1,
+        "Okta's session could not be ended"
+    );
+}

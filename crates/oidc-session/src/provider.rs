@@ -329,7 +329,11 @@ impl Provider {
     /// Asks Okta, without the browser's session cookie, whether it would accept `url`: Okta
     /// answers a bad `post_logout_redirect_uri` or a rejected `id_token_hint` with a 400 page
     /// and no redirect, and the browser would then never come back to the app.
-    pub async fn check_end_session(&self, url: &Url) -> Result<(), EndSessionError> {
+    pub async fn check_end_session(
+        &self,
+        url: &Url,
+        post_logout_redirect_uri: &Url,
+    ) -> Result<(), EndSessionError> {
         let response = self
             .http
             .get(url.clone())
@@ -342,9 +346,9 @@ impl Provider {
         }
         let page = response.text().await.unwrap_or_default();
         let reason = if page.contains("post_logout_redirect_uri") {
-            "Okta does not accept the app's sign-out redirect URI: in the Okta admin console, add it to the app's Sign-out redirect URIs".to_owned()
+            format!("Okta does not accept the app's sign-out redirect URI: in the Okta admin console, add {post_logout_redirect_uri} to the app's Sign-out redirect URIs")
         } else if page.contains("id_token_hint") {
-            "Okta does not accept the app's ID token as a sign-out hint".to_owned()
+            "Okta does not accept the app's ID token as a sign-out hint; if your Okta org rejects expired ID tokens, sign out of Okta in your browser".to_owned()
         } else {
             format!("Okta refused the sign-out request (HTTP {status})")
         };

@@ -231,17 +231,13 @@ impl SessionManager {
                 post_logout.scheme()
             ));
         }
-        match provider.check_end_session(&url).await {
+        match provider.check_end_session(&url, post_logout).await {
             Ok(()) => {}
             Err(EndSessionError::Unreachable(reason)) => {
                 tracing::warn!(%reason, "Okta's end-session endpoint cannot be reached");
                 return Ending::Offline;
             }
-            Err(EndSessionError::Misconfigured(reason)) => {
-                return Ending::Preflight(format!(
-                    "{reason} (sign-out redirect URI: {post_logout})"
-                ))
-            }
+            Err(EndSessionError::Misconfigured(reason)) => return Ending::Preflight(reason),
         }
         // 5. End Okta's session in the browser, where its cookie lives.
         let confirmation = self.callbacks.expect(CallbackKind::SignOut, state.expose());

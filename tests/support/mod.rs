@@ -347,17 +347,25 @@ impl Desktop {
 
     /// How many mapped windows carry the app's title.
     pub fn app_window_count(&self) -> usize {
-        let output = self
-            .command("xdotool")
-            .args([
-                "search",
-                "--onlyvisible",
-                "--name",
-                &format!("^{WINDOW_TITLE}$"),
-            ])
-            .output()
-            .expect("xdotool (apt install xdotool)");
-        String::from_utf8_lossy(&output.stdout).lines().count()
+        // xdotool dies of an X error (BadWindow) when a window vanishes while it searches, as
+        // those of a second instance that just exited do while the X server reaps them; it then
+        // prints no window at all. Only a quiet search (exit 1 means "none found") counts.
+        wait_for("a clean xdotool search", Duration::from_secs(10), || {
+            let output = self
+                .command("xdotool")
+                .args([
+                    "search",
+                    "--onlyvisible",
+                    "--name",
+                    &format!("^{WINDOW_TITLE}$"),
+                ])
+                .output()
+                .expect("xdotool (apt install xdotool)");
+            output
+                .stderr
+                .is_empty()
+                .then(|| String::from_utf8_lossy(&output.stdout).lines().count())
+        })
     }
 
     /// Saves a PNG of the whole screen to `target/screenshots/<name>.png` once the screen
@@ -529,15 +537,29 @@ impl Driver {
             serde_json::json!({ "application": APP_BINARY }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = match fantoccini::ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&format!("http://{address}"))
-            .await
-        {
-            Ok(client) => client,
-            Err(error) => {
+        // WebKitWebDriver waits forever for an app that died while starting.
+        let session = tokio::time::timeout(
+            Duration::from_secs(60),
+            fantoccini::ClientBuilder::new(connector)
+                .capabilities(capabilities)
+                .connect(&format!("http://{address}")),
+        )
+        .await;
+        let client = match session {
+            Ok(Ok(client)) => client,
+            Ok(Err(error)) => {
                 terminate(&mut process);
-                panic!("WebDriver session: {error}");
+                panic!(
+                    "WebDriver session: {error}\napp log:\n{}",
+                    desktop.app_log()
+                );
+            }
+            Err(_) => {
+                terminate(&mut process);
+                panic!(
+                    "no WebDriver session after 60 s; app log:\n{}",
+                    desktop.app_log()
+                );
             }
         };
         Self { process, client }
@@ -616,8 +638,14 @@ impl Driver {
         }
     }
 
-    /// Ends the WebDriver session, which closes the app, and stops the driver.
+    /// Quits the app as a person does, by closing its window (the app ends with its last
+    /// window), then ends the WebDriver session and stops the driver. (Ending the session alone
+    /// does not reliably end the app: WebKitWebDriver then dies and leaves it running.)
     pub async fn quit(self) {
+        self.client
+            .close_window()
+            .await
+            .expect("close the app's window");
         let _ = self.client.clone().close().await;
     }
 

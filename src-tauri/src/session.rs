@@ -230,6 +230,7 @@ async fn start_demo_idp(
         issuer: mock.issuer(),
         client_id: mock_okta::DEMO_CLIENT_ID.to_owned(),
         extra_root_pem: Some(mock.ca_certificate_pem().as_bytes().to_vec()),
+        request_timeout: oidc_session::provider::DEFAULT_REQUEST_TIMEOUT,
     };
     let demo = DemoInfo {
         browser_url: mock.browser_url().to_string(),

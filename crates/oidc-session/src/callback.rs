@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use tokio::sync::oneshot;
-use url::Url;
+use url::{Position, Url};
 
 use crate::secret::Sensitive;
 
@@ -91,13 +91,19 @@ pub fn redacted(link: &str) -> String {
 }
 
 impl Callback {
-    /// Parses `link` as one of the two callback URIs: same scheme and path, any query.
+    /// Parses `link` as one of the two callback URIs: the URI verbatim, then any query.
+    /// Only a link written exactly as the URL parser writes it back is one: the parser would
+    /// otherwise forgive whitespace, tabs, upper-case schemes and `..` or `%2e%2e` segments,
+    /// and two different strings would reach the same flow.
     pub fn parse(link: &str, sign_in_uri: &Url, sign_out_uri: &Url) -> Result<Self, Ignored> {
-        let url = Url::parse(link).map_err(|_| Ignored::NotACallback)?;
+        let url = Url::parse(link)
+            .ok()
+            .filter(|url| url.as_str() == link)
+            .ok_or(Ignored::NotACallback)?;
+        // Compared as text up to the query: scheme, authority (an empty `//` one included,
+        // which `has_host` does not see) and path.
         let matches = |expected: &Url| {
-            url.scheme() == expected.scheme()
-                && !url.has_host()
-                && url.path() == expected.path()
+            url[..Position::AfterPath] == expected[..Position::AfterPath]
                 && url.fragment().is_none()
         };
         let kind = if matches(sign_in_uri) {
@@ -240,12 +246,18 @@ mod tests {
             "not a url",
             "https://evil.example/callback?code=a&state=b",
             "com.example.oktasignout://callback?code=a&state=b",
+            "com.example.oktasignout:///callback?code=a&state=b",
             "com.example.oktasignout:/callbackx?code=a&state=b",
             "com.example.other:/callback?code=a&state=b",
             "com.example.oktasignout:/callback?state=b",
             "com.example.oktasignout:/callback?code=&state=b",
             "com.example.oktasignout:/logout/callback?state=b&code=a",
             "com.example.oktasignout:/callback?code=a&state=b#frag",
+            " com.example.oktasignout:/callback?code=a&state=b",
+            "COM.EXAMPLE.OKTASIGNOUT:/callback?code=a&state=b",
+            "com.example.oktasignout:/call\tback?code=a&state=b",
+            "com.example.oktasignout:/logout/../callback?code=a&state=b",
+            "com.example.oktasignout:/logout/%2e%2e/callback?code=a&state=b",
         ] {
             assert_eq!(parse(link).err(), Some(Ignored::NotACallback), "{link}");
         }

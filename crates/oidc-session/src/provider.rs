@@ -85,21 +85,25 @@ type DiscoveredClient = CoreClient<
     EndpointMaybeSet,
 >;
 
-/// How long one HTTP exchange with the IdP may take, connection included.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one HTTP exchange with the IdP may take, connection included, unless the
+/// [`crate::IdentityProvider`] says otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The HTTP client for every call to the IdP: it never follows redirects (a redirect from a
 /// token or revocation endpoint is an error, not a hop), and it gives up in bounded time.
 /// `extra_root_pem` adds a trusted root (a private CA, or mock-okta's certificate); TLS
-/// verification is never turned off.
-pub fn http_client(extra_root_pem: Option<&[u8]>) -> Result<reqwest::Client, SessionError> {
+/// verification is never turned off. `request_timeout` bounds each exchange.
+pub fn http_client(
+    extra_root_pem: Option<&[u8]>,
+    request_timeout: Duration,
+) -> Result<reqwest::Client, SessionError> {
     // reqwest and the mock IdP both use rustls: name the provider so neither has to guess.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
+        .timeout(request_timeout)
         .user_agent(concat!("okta-signout/", env!("CARGO_PKG_VERSION")));
     if let Some(pem) = extra_root_pem {
         let certificate = reqwest::Certificate::from_pem(pem).map_err(|error| {

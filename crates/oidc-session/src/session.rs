@@ -17,7 +17,7 @@ use crate::callback::{Callback, CallbackKind, CallbackResult, PendingCallbacks};
 use crate::config::{Config, OktaOrg};
 use crate::error::SessionError;
 use crate::journal::{Journal, SignOutStep};
-use crate::provider::{http_client, Provider};
+use crate::provider::{http_client, Provider, DEFAULT_REQUEST_TIMEOUT};
 use crate::tokens::{unix_seconds, StoredSession, UserClaims};
 use crate::vault::{TokenVault, VaultError};
 
@@ -96,6 +96,9 @@ pub struct IdentityProvider {
     pub client_id: String,
     /// An extra trusted root certificate (PEM).
     pub extra_root_pem: Option<Vec<u8>>,
+    /// How long one HTTP exchange with it may take before it counts as unreachable
+    /// ([`DEFAULT_REQUEST_TIMEOUT`] unless a test needs a hang to end sooner).
+    pub request_timeout: Duration,
 }
 
 impl IdentityProvider {
@@ -117,6 +120,7 @@ impl IdentityProvider {
             issuer: org.issuer.clone(),
             client_id: org.client_id.clone(),
             extra_root_pem,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         })
     }
 }
@@ -170,7 +174,7 @@ impl SessionManager {
         browser: Arc<dyn SystemBrowser>,
         events: Arc<dyn SessionEvents>,
     ) -> Result<Self, SessionError> {
-        let http = http_client(idp.extra_root_pem.as_deref())?;
+        let http = http_client(idp.extra_root_pem.as_deref(), idp.request_timeout)?;
         Ok(Self {
             config,
             idp,

@@ -76,6 +76,7 @@ fn manager(
             issuer,
             client_id: DEMO_CLIENT_ID.to_owned(),
             extra_root_pem: Some(ca_pem),
+            request_timeout: oidc_session::provider::DEFAULT_REQUEST_TIMEOUT,
         },
         TokenVault::platform(service).expect("a Secret Service (run through scripts/test)"),
         Journal::in_dir(data_dir),

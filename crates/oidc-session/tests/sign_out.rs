@@ -8,7 +8,7 @@ use std::time::Duration;
 use mock_okta::browser::{Browser, Landing};
 use mock_okta::{ExpiredHintPolicy, TokenState};
 use oidc_session::{
-    Config, OutcomeKind, SessionView, SignOutMode, SignOutOutcome, SignedOutReason,
+    Config, OutcomeKind, SessionView, SignOutMode, SignOutOutcome, SignOutStep, SignedOutReason,
 };
 use support::{expect_app_redirect, query, Harness, SCHEME};
 use url::Url;
@@ -222,20 +222,21 @@ async fn with_the_idp_hung_the_app_session_is_gone_before_any_network_step_ends(
         .update_faults(|faults| faults.revoke.latency_ms = 600_000);
     let task = begin_sign_out(&harness, SignOutMode::Full);
 
-    // What the window hears first: signed out, with the rest still running.
+    // The view turns "signing out" as the sign-out starts, a moment before the keychain
+    // entry goes: wait for the journaled end of the local part instead.
     harness
         .wait_until("the local sign-out", || {
-            harness
-                .views()
-                .last()
-                .is_some_and(|view| view.contains("\"signingOut\":true"))
+            let steps = harness.events.steps.lock().unwrap();
+            steps
+                .iter()
+                .any(|(step, _)| *step == SignOutStep::LocalDone)
         })
         .await;
     assert_eq!(
         harness.manager.view(),
         SessionView::SignedOut {
             reason: None,
-            signing_out: true
+            signing_out: true,
         }
     );
     assert!(

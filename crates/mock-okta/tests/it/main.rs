@@ -6,6 +6,7 @@ mod binary;
 mod browser;
 mod discovery;
 mod faults;
+mod load;
 mod logout;
 mod revoke;
 mod token;

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use mock_okta::browser::{Browser, Landing};
 use mock_okta::{MockOkta, DEMO_CLIENT_ID};
+use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
 use oidc_session::{
     Config, IdentityProvider, Journal, SessionError, SessionEvents, SessionManager, SessionView,
-    SignOutOutcome, SystemBrowser, TokenVault, UserClaims,
+    SignOutOutcome, SignOutStep, SystemBrowser, TokenVault, UserClaims,
 };
 use tokio::sync::mpsc;
 use url::Url;
@@ -45,10 +46,23 @@ impl SystemBrowser for OpenedUrls {
 }
 
 /// Everything the core reported, serialized as the window would receive it.
-#[derive(Default)]
 pub struct RecordedEvents {
     pub views: Mutex<Vec<String>>,
     pub outcomes: Mutex<Vec<SignOutOutcome>>,
+    /// Each journaled sign-out step, with whether the keychain held the session entry then.
+    pub steps: Mutex<Vec<(SignOutStep, bool)>>,
+    vault: TokenVault,
+}
+
+impl RecordedEvents {
+    fn new(vault: TokenVault) -> Self {
+        Self {
+            views: Mutex::default(),
+            outcomes: Mutex::default(),
+            steps: Mutex::default(),
+            vault,
+        }
+    }
 }
 
 impl SessionEvents for RecordedEvents {
@@ -61,6 +75,11 @@ impl SessionEvents for RecordedEvents {
 
     fn signed_out(&self, outcome: &SignOutOutcome) {
         self.outcomes.lock().unwrap().push(outcome.clone());
+    }
+
+    fn sign_out_step(&self, step: SignOutStep) {
+        let session_in_keychain = self.vault.load().unwrap().is_some();
+        self.steps.lock().unwrap().push((step, session_in_keychain));
     }
 }
 
@@ -75,6 +94,8 @@ pub struct Harness {
     pub opened: mpsc::UnboundedReceiver<Url>,
     pub events: Arc<RecordedEvents>,
     pub browser: Arc<OpenedUrls>,
+    /// How long the app's requests to mock-okta may take; [`Harness::restart`] applies it.
+    pub request_timeout: Duration,
 }
 
 impl Harness {
@@ -91,8 +112,17 @@ impl Harness {
             sender,
             scheme_registered: AtomicBool::new(true),
         });
-        let events = Arc::new(RecordedEvents::default());
-        let manager = manager_for(&mock, &config, &service, data_dir.path(), &browser, &events);
+        let events = Arc::new(RecordedEvents::new(platform_vault(&service)));
+        let request_timeout = DEFAULT_REQUEST_TIMEOUT;
+        let manager = manager_for(
+            &mock,
+            &config,
+            &service,
+            data_dir.path(),
+            &browser,
+            &events,
+            request_timeout,
+        );
         Self {
             mock,
             config,
@@ -102,11 +132,12 @@ impl Harness {
             opened,
             events,
             browser,
+            request_timeout,
         }
     }
 
     pub fn vault(&self) -> TokenVault {
-        TokenVault::platform(&self.service).expect("a Secret Service (run through scripts/test)")
+        platform_vault(&self.service)
     }
 
     pub fn journal(&self) -> Journal {
@@ -127,7 +158,7 @@ impl Harness {
             scheme_registered: AtomicBool::new(true),
         });
         self.opened = opened;
-        self.events = Arc::new(RecordedEvents::default());
+        self.events = Arc::new(RecordedEvents::new(self.vault()));
         self.manager = manager_for(
             &self.mock,
             &self.config,
@@ -135,6 +166,7 @@ impl Harness {
             self.data_dir.path(),
             &self.browser,
             &self.events,
+            self.request_timeout,
         );
     }
 
@@ -203,23 +235,28 @@ fn manager_for(
     data_dir: &std::path::Path,
     browser: &Arc<OpenedUrls>,
     events: &Arc<RecordedEvents>,
+    request_timeout: Duration,
 ) -> Arc<SessionManager> {
     let idp = IdentityProvider {
         issuer: mock.issuer(),
         client_id: DEMO_CLIENT_ID.to_owned(),
         extra_root_pem: Some(mock.ca_certificate_pem().as_bytes().to_vec()),
+        request_timeout,
     };
-    let vault = TokenVault::platform(service).expect("a Secret Service (run through scripts/test)");
     let manager = SessionManager::new(
         config.clone(),
         idp,
-        vault,
+        platform_vault(service),
         Journal::in_dir(data_dir),
         browser.clone(),
         events.clone(),
     )
     .unwrap();
     Arc::new(manager)
+}
+
+fn platform_vault(service: &str) -> TokenVault {
+    TokenVault::platform(service).expect("a Secret Service (run through scripts/test)")
 }
 
 pub fn expect_app_redirect(landing: Landing) -> Url {

@@ -348,6 +348,12 @@ impl Provider {
         if status.is_success() || status.is_redirection() {
             return Ok(());
         }
+        // An outage, not a setting to fix: the browser would get the same answer.
+        if status.is_server_error() {
+            return Err(EndSessionError::Unreachable(format!(
+                "Okta answered HTTP {status}"
+            )));
+        }
         let page = response.text().await.unwrap_or_default();
         let reason = if page.contains("post_logout_redirect_uri") {
             format!("Okta does not accept the app's sign-out redirect URI: in the Okta admin console, add {post_logout_redirect_uri} to the app's Sign-out redirect URIs")

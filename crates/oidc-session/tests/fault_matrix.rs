@@ -222,6 +222,13 @@ impl Cell {
             outcome.revocation_pending, self.revocation_pending,
             "{name}: {outcome:?}"
         );
+        // The message tells of pending revocations exactly when there are some.
+        assert_eq!(
+            outcome.message.contains("Your tokens are not revoked yet"),
+            self.revocation_pending,
+            "{name}: {}",
+            outcome.message
+        );
         assert!(
             outcome.message.starts_with("Signed out of this app")
                 || outcome.kind == OutcomeKind::Completed,
@@ -335,7 +342,7 @@ async fn logout_preflight_faults() {
     // The tokens are revoked by then; the browser is not sent to a failing end-session page.
     static CELLS: [Cell; 5] = [
         cell(LogoutPreflight, Unreachable, Offline, false),
-        cell(LogoutPreflight, ServerError, PreflightFailed, false),
+        cell(LogoutPreflight, ServerError, Offline, false),
         cell(LogoutPreflight, Slow, Offline, false),
         cell(LogoutPreflight, ConnectionDropped, Offline, false),
         cell(LogoutPreflight, ErrorPage, PreflightFailed, false),

@@ -549,7 +549,7 @@ impl SessionManager {
         ),
         Ending::Offline => (
             OutcomeKind::Offline,
-            format!("Signed out of this app. Okta cannot be reached, so {browser_may_be_signed_in}; your tokens will be revoked when Okta can be reached again."),
+            format!("Signed out of this app. Okta cannot be reached right now, so {browser_may_be_signed_in}."),
         ),
         Ending::Preflight(reason) => (
             OutcomeKind::PreflightFailed,
@@ -559,9 +559,9 @@ impl SessionManager {
         if expired_hint {
             message.push_str(" Your ID token had expired and could not be renewed, so Okta got the expired one as the sign-out hint.");
         }
-        if revocation_pending && kind != OutcomeKind::Offline {
+        if revocation_pending {
             message.push_str(
-                " Okta has not yet confirmed that your tokens are revoked; the app keeps trying.",
+                " Your tokens are not revoked yet: the app keeps trying until Okta takes them.",
             );
         }
         SignOutOutcome {

@@ -1,0 +1,617 @@
+//! The desktop figures of `scripts/bench`, taken on a private desktop (Xvfb, a D-Bus session
+//! bus with an unlocked gnome-keyring, a fresh HOME), with the app and the bare Tauri window
+//! launched alternately:
+//!
+//! - cold start: process spawn until the window's first paint, read straight from Xvfb's
+//!   framebuffer (`-fbdir`): the first frame whose pixels show more than a flat window (more
+//!   than 16 colours: the page's text is drawn). Polled every 2 ms, without asking the app.
+//! - idle memory: 3 s after the first paint, VmRSS of the main process and of it plus its
+//!   descendants (WebKit's web and network processes), and their summed PSS.
+//! - deep-link hand-off: with the app running, a second instance is started with a callback
+//!   URL as the desktop would start it; from its spawn until the first instance logged that it
+//!   finished handling the link (the log's own timestamps), and the second instance's own
+//!   lifetime (spawn to exit, checking that no second window appeared). The same through
+//!   `xdg-open`, the path a browser takes.
+//!
+//! It prints `FIGURE<TAB>key<TAB>median<TAB>min<TAB>max<TAB>unit` lines (and progress on
+//! stderr). Usage:
+//! `desktop-bench --app BIN --bare BIN --mock-okta BIN [--runs N]`
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const IDENTIFIER: &str = "com.example.oktasignout";
+const APP_TITLE: &str = "Okta Sign-Out";
+/// A safety net against hangs, not a speed check.
+const LIMIT: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(2);
+/// A mapped window that has not drawn its page is one or two flat colours; text brings many.
+const PAINTED_COLOURS: usize = 16;
+const IDLE: Duration = Duration::from_secs(3);
+
+struct Options {
+    app: PathBuf,
+    bare: PathBuf,
+    mock_okta: PathBuf,
+    runs: usize,
+}
+
+fn options() -> Options {
+    let mut args = std::env::args().skip(1);
+    let (mut app, mut bare, mut mock_okta, mut runs) = (None, None, None, 7);
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
+        };
+        match flag.as_str() {
+            "--app" => app = Some(absolute(&value())),
+            "--bare" => bare = Some(absolute(&value())),
+            "--mock-okta" => mock_okta = Some(absolute(&value())),
+            "--runs" => runs = value().parse().unwrap_or_else(|_| usage("--runs N")),
+            other => usage(&format!("unknown argument {other}")),
+        }
+    }
+    Options {
+        app: app.unwrap_or_else(|| usage("--app is required")),
+        bare: bare.unwrap_or_else(|| usage("--bare is required")),
+        mock_okta: mock_okta.unwrap_or_else(|| usage("--mock-okta is required")),
+        runs,
+    }
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!("desktop-bench: {problem}\nusage: desktop-bench --app BIN --bare BIN --mock-okta BIN [--runs N]");
+    std::process::exit(2)
+}
+
+fn absolute(path: &str) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|error| usage(&format!("{path}: {error}")))
+}
+
+/// Polls `probe` every [`POLL`] until it yields a value; panics naming `what` after [`LIMIT`].
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
+        std::thread::sleep(POLL);
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+/// Median, minimum and maximum; prints the figure line.
+fn report(key: &str, unit: &str, samples: &mut [f64]) {
+    samples.sort_by(f64::total_cmp);
+    let middle = samples.len() / 2;
+    let median = if samples.len().is_multiple_of(2) {
+        (samples[middle - 1] + samples[middle]) / 2.0
+    } else {
+        samples[middle]
+    };
+    let (min, max) = (samples[0], samples[samples.len() - 1]);
+    println!("FIGURE\t{key}\t{median:.4}\t{min:.4}\t{max:.4}\t{unit}");
+    eprintln!(
+        "{key}: median {median:.2} {unit} (min {min:.2}, max {max:.2}; {} runs)",
+        samples.len()
+    );
+}
+
+/// A private desktop: X display with a file-backed framebuffer, session bus, keyring, HOME.
+struct Desktop {
+    home: PathBuf,
+    display: String,
+    bus_address: String,
+    framebuffer: PathBuf,
+    servers: Vec<Child>,
+}
+
+impl Desktop {
+    fn start() -> Self {
+        let home = std::env::temp_dir().join(format!("okta-signout-bench-{}", std::process::id()));
+        let runtime_dir = home.join("runtime");
+        std::fs::create_dir_all(&runtime_dir).unwrap();
+        std::fs::set_permissions(
+            &runtime_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let fb_dir = home.join("framebuffer");
+        std::fs::create_dir_all(&fb_dir).unwrap();
+        let (xvfb, display) = spawn_reporting(
+            Command::new("Xvfb")
+                .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-br"])
+                .args(["-nolisten", "tcp", "-fbdir"])
+                .arg(&fb_dir),
+        );
+        let (bus, bus_address) = spawn_reporting(Command::new("dbus-daemon").args([
+            "--session",
+            "--nofork",
+            "--print-address=1",
+        ]));
+        let desktop = Self {
+            home,
+            display: format!(":{display}"),
+            bus_address,
+            framebuffer: fb_dir.join("Xvfb_screen0"),
+            servers: vec![xvfb, bus],
+        };
+        desktop.unlock_keyring();
+        desktop
+    }
+
+    /// A command inside this desktop: its display, bus and HOME, PATH and the locale.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command.env_clear();
+        for name in ["PATH", "LANG"] {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        command
+            .env("HOME", &self.home)
+            .env("XDG_RUNTIME_DIR", self.home.join("runtime"))
+            .env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .env("NO_AT_BRIDGE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    }
+
+    fn unlock_keyring(&self) {
+        let mut daemon = self
+            .command("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("gnome-keyring-daemon");
+        daemon
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"throw-away-keyring")
+            .unwrap();
+        assert!(
+            daemon.wait().unwrap().success(),
+            "gnome-keyring-daemon failed"
+        );
+        // A client connecting before the daemon owns the name would start a second daemon.
+        wait_for("gnome-keyring on the bus", || {
+            let output = self
+                .command("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .stdout(Stdio::piped())
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&output.stdout)
+                .contains("boolean true")
+                .then_some(())
+        });
+    }
+
+    /// How many distinct colours the screen shows, counting up to `PAINTED_COLOURS + 1`.
+    fn colours(&self, screen: &mut Screen) -> usize {
+        screen.read(&self.framebuffer);
+        screen.distinct_colours(PAINTED_COLOURS + 1)
+    }
+
+    fn app_log(&self) -> String {
+        std::fs::read_to_string(
+            self.home
+                .join(".local/share")
+                .join(IDENTIFIER)
+                .join("logs/okta-signout.log"),
+        )
+        .unwrap_or_default()
+    }
+
+    fn window_count(&self, title: &str) -> usize {
+        let output = self
+            .command("xdotool")
+            .args(["search", "--onlyvisible", "--name", &format!("^{title}$")])
+            .stdout(Stdio::piped())
+            .output()
+            .expect("xdotool");
+        String::from_utf8_lossy(&output.stdout).lines().count()
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        for server in &mut self.servers {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+fn spawn_reporting(command: &mut Command) -> (Child, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("start {command:?}: {error}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(!line.trim().is_empty(), "{command:?} reported nothing");
+    (child, line.trim().to_owned())
+}
+
+/// Xvfb's framebuffer file (XWD format) and a buffer for its pixels.
+#[derive(Default)]
+struct Screen {
+    bytes: Vec<u8>,
+    pixels_at: usize,
+    width: usize,
+    height: usize,
+    bytes_per_line: usize,
+}
+
+impl Screen {
+    fn read(&mut self, path: &Path) {
+        let mut file = File::open(path).expect("Xvfb's framebuffer file");
+        if self.bytes.is_empty() {
+            let mut header = [0u8; 100];
+            file.read_exact(&mut header).unwrap();
+            let field = |index: usize| {
+                u32::from_be_bytes(header[index * 4..index * 4 + 4].try_into().unwrap()) as usize
+            };
+            assert_eq!(field(11), 32, "a 32-bit framebuffer");
+            let (header_size, colours) = (field(0), field(19));
+            self.pixels_at = header_size + colours * 12;
+            self.width = field(4);
+            self.height = field(5);
+            self.bytes_per_line = field(12);
+            self.bytes = vec![0; self.bytes_per_line * self.height];
+        }
+        file.seek(SeekFrom::Start(self.pixels_at as u64)).unwrap();
+        file.read_exact(&mut self.bytes).unwrap();
+    }
+
+    /// Distinct pixel values on every other line, stopping at `enough`.
+    fn distinct_colours(&self, enough: usize) -> usize {
+        let mut seen: Vec<u32> = Vec::with_capacity(enough);
+        for row in (0..self.height).step_by(2) {
+            let line = &self.bytes[row * self.bytes_per_line..][..self.width * 4];
+            let mut previous = None;
+            for pixel in line.chunks_exact(4) {
+                let pixel = u32::from_ne_bytes(pixel.try_into().unwrap()) & 0x00ff_ffff;
+                if previous == Some(pixel) {
+                    continue;
+                }
+                previous = Some(pixel);
+                if !seen.contains(&pixel) {
+                    seen.push(pixel);
+                    if seen.len() >= enough {
+                        return seen.len();
+                    }
+                }
+            }
+        }
+        seen.len()
+    }
+}
+
+/// One program to launch, with its extra environment.
+struct Subject {
+    key: &'static str,
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// What one launch measured.
+struct Launch {
+    first_paint: Duration,
+    rss_total_kb: u64,
+    rss_main_kb: u64,
+    pss_total_kb: u64,
+}
+
+/// The process and its descendants, by walking /proc.
+fn process_tree(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The command name is in parentheses and may hold spaces: parse after it.
+            let after_name = &stat[stat.rfind(')')? + 2..];
+            let parent = after_name.split(' ').nth(1)?.parse().ok()?;
+            Some((pid, parent))
+        })
+        .collect();
+    let mut tree = vec![root];
+    let mut index = 0;
+    while index < tree.len() {
+        let parent = tree[index];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, of)| *of == parent)
+                .map(|(pid, _)| *pid),
+        );
+        index += 1;
+    }
+    tree
+}
+
+/// A `Name:   1234 kB` field of a /proc file, in kB.
+fn proc_kb(path: &str, field: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(field)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+fn terminate(child: &mut Child) {
+    let tree = process_tree(child.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+    // WebKit's helpers end with their parent; wait so the next launch starts alone.
+    wait_for("the helper processes to end", || {
+        tree.iter()
+            .all(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+            .then_some(())
+    });
+}
+
+/// Launches `subject` on an empty screen, waits for its first paint and, after [`IDLE`],
+/// takes its memory; then stops it.
+fn launch(desktop: &Desktop, screen: &mut Screen, subject: &Subject) -> Launch {
+    wait_for("an empty screen", || {
+        (desktop.colours(screen) <= 1).then_some(())
+    });
+    let start = Instant::now();
+    let mut child = desktop
+        .command(&subject.binary)
+        .envs(subject.env.iter().map(|(name, value)| (name, value)))
+        .spawn()
+        .unwrap_or_else(|error| panic!("start {}: {error}", subject.binary.display()));
+    let first_paint = wait_for(&format!("{}'s first paint", subject.key), || {
+        (desktop.colours(screen) > PAINTED_COLOURS).then(|| start.elapsed())
+    });
+    std::thread::sleep(IDLE);
+    let tree = process_tree(child.id());
+    let launch = Launch {
+        first_paint,
+        rss_main_kb: proc_kb(&format!("/proc/{}/status", child.id()), "VmRSS:"),
+        rss_total_kb: tree
+            .iter()
+            .map(|pid| proc_kb(&format!("/proc/{pid}/status"), "VmRSS:"))
+            .sum(),
+        pss_total_kb: tree
+            .iter()
+            .map(|pid| proc_kb(&format!("/proc/{pid}/smaps_rollup"), "Pss:"))
+            .sum(),
+    };
+    terminate(&mut child);
+    launch
+}
+
+/// Seconds since the epoch of a log line's RFC 3339 UTC timestamp (`2025-06-01T10:00:00.123456Z`).
+fn log_timestamp(line: &str) -> Option<f64> {
+    let stamp = line.split_whitespace().next()?.strip_suffix('Z')?;
+    let (date, time) = stamp.split_once('T')?;
+    let mut date = date.split('-').map(|part| part.parse::<i64>());
+    let (year, month, day) = (date.next()?.ok()?, date.next()?.ok()?, date.next()?.ok()?);
+    let mut time = time.split(':');
+    let (hour, minute): (i64, i64) = (time.next()?.parse().ok()?, time.next()?.parse().ok()?);
+    let second: f64 = time.next()?.parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some((days * 86_400 + hour * 3600 + minute * 60) as f64 + second)
+}
+
+fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// When the first instance finished handling the link with `state`: the first line after its
+/// "deep link received" that says the core took or ignored it.
+fn handled_at(desktop: &Desktop, state: &str) -> f64 {
+    wait_for("the first instance to handle the link", || {
+        let log = desktop.app_log();
+        let mut lines = log
+            .lines()
+            .skip_while(|line| !(line.contains("deep link received") && line.contains(state)));
+        lines.next()?;
+        let done = lines.find(|line| {
+            line.contains("deep link ignored") || line.contains("callback accepted")
+        })?;
+        Some(log_timestamp(done).expect("a log timestamp"))
+    })
+}
+
+/// Hands `runs` callback links to the running app, started directly and through xdg-open.
+fn hand_offs(desktop: &Desktop, app: &Subject, runs: usize) {
+    let registered = |log: String| log.matches("deep-link handler registered").count();
+    let earlier = registered(desktop.app_log());
+    let mut first = desktop
+        .command(&app.binary)
+        .envs(app.env.iter().map(|(name, value)| (name, value)))
+        .spawn()
+        .expect("start the app");
+    wait_for("the deep-link handler", || {
+        (registered(desktop.app_log()) > earlier).then_some(())
+    });
+    wait_for("the app's window", || {
+        (desktop.window_count(APP_TITLE) == 1).then_some(())
+    });
+    let (mut hand_off, mut lifetime, mut via_xdg_open) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs + 1 {
+        let state = format!("bench-{}-{run}", std::process::id());
+        let url = format!("{IDENTIFIER}:/logout/callback?state={state}");
+        // As the desktop starts it: the binary with the URL as its only argument.
+        let spawned_at = now_seconds();
+        let start = Instant::now();
+        let status = desktop
+            .command(&app.binary)
+            .envs(app.env.iter().map(|(name, value)| (name, value)))
+            .arg(&url)
+            .status()
+            .expect("start the second instance");
+        let exited = start.elapsed();
+        assert!(status.success(), "the second instance failed: {status}");
+        let handled = handled_at(desktop, &state);
+        assert_eq!(
+            desktop.window_count(APP_TITLE),
+            1,
+            "a second window appeared"
+        );
+        if run > 0 {
+            hand_off.push((handled - spawned_at) * 1e3);
+            lifetime.push(millis(exited));
+        }
+
+        let state = format!("bench-xdg-{}-{run}", std::process::id());
+        let url = format!("{IDENTIFIER}:/logout/callback?state={state}");
+        let opened_at = now_seconds();
+        let status = desktop
+            .command("xdg-open")
+            .arg(&url)
+            .status()
+            .expect("xdg-open");
+        assert!(status.success(), "xdg-open failed: {status}");
+        let handled = handled_at(desktop, &state);
+        if run > 0 {
+            via_xdg_open.push((handled - opened_at) * 1e3);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    terminate(&mut first);
+    report("hand_off", "ms", &mut hand_off);
+    report("hand_off.second_instance_lifetime", "ms", &mut lifetime);
+    report("hand_off.via_xdg_open", "ms", &mut via_xdg_open);
+}
+
+/// Starts the mock-okta binary that the configured app signs in with; returns its issuer.
+fn start_mock_okta(binary: &Path, ca_path: &Path) -> (Child, String) {
+    let mut child = Command::new(binary)
+        .args(["--port", "0", "--ca-cert-out"])
+        .arg(ca_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("start {}: {error}", binary.display()));
+    // Read all it prints (issuer first, admin URL last): a closed pipe would stop it.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let issuer = lines.next().expect("mock-okta's issuer").unwrap();
+    for line in lines {
+        if line.unwrap().starts_with("admin:") {
+            break;
+        }
+    }
+    (child, issuer)
+}
+
+fn main() {
+    let options = options();
+    let desktop = Desktop::start();
+    let ca_path = desktop.home.join("mock-okta-ca.pem");
+    let (mut mock_okta, issuer) = start_mock_okta(&options.mock_okta, &ca_path);
+    let configured = vec![
+        ("OKTA_SIGNOUT_ISSUER".to_owned(), issuer),
+        (
+            "OKTA_SIGNOUT_CLIENT_ID".to_owned(),
+            "okta-signout-demo".to_owned(),
+        ),
+        (
+            "OKTA_SIGNOUT_CA_FILE".to_owned(),
+            ca_path.display().to_string(),
+        ),
+    ];
+    let subjects = [
+        Subject {
+            key: "bare",
+            binary: options.bare.clone(),
+            env: Vec::new(),
+        },
+        Subject {
+            key: "app",
+            binary: options.app.clone(),
+            env: configured,
+        },
+        Subject {
+            key: "app_demo",
+            binary: options.app.clone(),
+            env: Vec::new(),
+        },
+    ];
+    let mut screen = Screen::default();
+    let mut launches: Vec<Vec<Launch>> = subjects.iter().map(|_| Vec::new()).collect();
+    // One warm-up launch each (first start in a fresh HOME, cold page cache), then alternately.
+    for run in 0..options.runs + 1 {
+        for (index, subject) in subjects.iter().enumerate() {
+            let launch = launch(&desktop, &mut screen, subject);
+            eprintln!(
+                "run {run} {}: first paint {:.0} ms, RSS {} MB",
+                subject.key,
+                millis(launch.first_paint),
+                launch.rss_total_kb / 1024
+            );
+            if run > 0 {
+                launches[index].push(launch);
+            }
+        }
+    }
+    for (subject, launches) in subjects.iter().zip(&launches) {
+        let figure = |name: &str, unit: &str, value: &dyn Fn(&Launch) -> f64| {
+            let mut samples: Vec<f64> = launches.iter().map(value).collect();
+            report(&format!("{name}.{}", subject.key), unit, &mut samples);
+        };
+        figure("cold_start", "ms", &|launch| millis(launch.first_paint));
+        figure("idle_rss_total", "MB", &|launch| {
+            launch.rss_total_kb as f64 / 1024.0
+        });
+        figure("idle_rss_main", "MB", &|launch| {
+            launch.rss_main_kb as f64 / 1024.0
+        });
+        figure("idle_pss_total", "MB", &|launch| {
+            launch.pss_total_kb as f64 / 1024.0
+        });
+    }
+    hand_offs(&desktop, &subjects[1], options.runs * 2);
+    let _ = mock_okta.kill();
+    let _ = mock_okta.wait();
+}

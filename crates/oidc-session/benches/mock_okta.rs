@@ -1,0 +1,160 @@
+//! mock-okta's speed, as the app's core sees it:
+//! - start: spawning the release binary until a client that trusts its CA certificate gets the
+//!   first discovery answer over HTTPS (polled every millisecond);
+//! - flows: full sign-in + full sign-out flows per second (the real session core, mock-okta's
+//!   scripted browser, revocation, Okta's end-session request and its confirmation), with
+//!   `BENCH_CLIENTS` (default 8) concurrent clients against one in-process mock-okta. Their
+//!   tokens go to keyring's mock store, so the keychain is not what is measured.
+//!
+//! `MOCK_OKTA_BIN` names the binary (scripts/bench builds it with `cargo build --release`);
+//! without it the start figure is skipped. `BENCH_RUNS` sets the starts (default 15),
+//! `BENCH_ROUNDS` the rounds of flows (default 5, 3 s each).
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mock_okta::MockOkta;
+use oidc_session::{SessionEvents, SessionView, SignOutOutcome, TokenVault};
+use support::{millis_since, report, Client, LIMIT, SCHEME};
+
+/// How long each round of flows runs.
+const ROUND: Duration = Duration::from_secs(3);
+
+struct NoEvents;
+
+impl SessionEvents for NoEvents {
+    fn changed(&self, _view: &SessionView) {}
+    fn signed_out(&self, _outcome: &SignOutOutcome) {}
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port()
+}
+
+/// Milliseconds from spawning `binary` until its first discovery answer.
+async fn start_to_discovery(binary: &str) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    let port = free_port();
+    let discovery =
+        format!("https://127.0.0.1:{port}/oauth2/default/.well-known/openid-configuration");
+    let start = Instant::now();
+    let mut child = Command::new(binary)
+        .args(["--port", &port.to_string(), "--ca-cert-out"])
+        .arg(&ca_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("start {binary}: {error}"));
+    let mut client = None;
+    let elapsed = loop {
+        assert!(
+            start.elapsed() < LIMIT,
+            "mock-okta never answered discovery"
+        );
+        // The CA certificate is written once mock-okta listens.
+        if client.is_none() {
+            client = std::fs::read(&ca_path)
+                .ok()
+                .and_then(|pem| reqwest::Certificate::from_pem(&pem).ok())
+                .map(|ca| {
+                    reqwest::Client::builder()
+                        .use_rustls_tls()
+                        .tls_built_in_root_certs(false)
+                        .add_root_certificate(ca)
+                        .build()
+                        .unwrap()
+                });
+        }
+        if let Some(client) = &client {
+            if let Ok(response) = client.get(&discovery).send().await {
+                if response.status().is_success() && response.bytes().await.is_ok() {
+                    break millis_since(start);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    elapsed
+}
+
+/// Full sign-in + sign-out flows per second, `clients` at once, for one round.
+async fn flows_per_second(clients: &mut Vec<Client>, round: Duration) -> f64 {
+    let flows = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + round;
+    let tasks: Vec<_> = clients
+        .drain(..)
+        .map(|mut client| {
+            let flows = flows.clone();
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    client.sign_in().await;
+                    client.sign_out().await;
+                    flows.fetch_add(1, Ordering::Relaxed);
+                }
+                client
+            })
+        })
+        .collect();
+    for task in tasks {
+        clients.push(task.await.unwrap());
+    }
+    flows.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let setting = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    };
+    match std::env::var("MOCK_OKTA_BIN") {
+        Ok(binary) => {
+            start_to_discovery(&binary).await; // warm-up: page cache
+            let mut starts = Vec::new();
+            for _ in 0..setting("BENCH_RUNS", 15) {
+                starts.push(start_to_discovery(&binary).await);
+            }
+            report("mock_okta_start", "ms", &mut starts);
+        }
+        Err(_) => eprintln!("MOCK_OKTA_BIN is not set: skipping mock-okta's start"),
+    }
+
+    let clients = setting("BENCH_CLIENTS", 8);
+    let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut sessions: Vec<Client> = (0..clients)
+        .map(|index| {
+            let vault = TokenVault::with_store(
+                keyring_core::mock::Store::new().unwrap(),
+                &format!("{SCHEME}.bench.{index}"),
+            );
+            let dir = data_dir.path().join(index.to_string());
+            Client::new(&mock, vault, &dir, Arc::new(NoEvents))
+        })
+        .collect();
+    flows_per_second(&mut sessions, Duration::from_secs(1)).await; // warm-up
+    let mut rates = Vec::new();
+    for _ in 0..setting("BENCH_ROUNDS", 5) {
+        rates.push(flows_per_second(&mut sessions, ROUND).await);
+    }
+    report(
+        &format!("mock_okta_flows.n{clients}"),
+        "flows/s",
+        &mut rates,
+    );
+    mock.shutdown().await;
+}

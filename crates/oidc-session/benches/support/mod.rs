@@ -52,6 +52,7 @@ impl Client {
             issuer: mock.issuer(),
             client_id: DEMO_CLIENT_ID.to_owned(),
             extra_root_pem: Some(mock.ca_certificate_pem().as_bytes().to_vec()),
+            request_timeout: oidc_session::provider::DEFAULT_REQUEST_TIMEOUT,
         };
         let (sender, opened) = mpsc::unbounded_channel();
         let manager = SessionManager::new(

@@ -194,10 +194,7 @@ async fn signs_in_through_the_browser_handing_back_with_xdg_open() {
     let mock = start_mock().await;
     let desktop = desktop_for(&mock, HandOff::XdgOpen);
     let driver = Driver::start(&desktop).await;
-    driver.wait_for_session("signed_out").await;
-
-    driver.click("#sign-in").await;
-    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    sign_in_through_the_window(&mock, &desktop, &driver).await;
     desktop.wait_for_browser_log("how=XdgOpen", LIMIT);
     desktop.wait_for_log("callback accepted", LIMIT);
 }
@@ -283,16 +280,9 @@ async fn a_restarted_app_restores_the_session() {
     let mock = start_mock().await;
     let desktop = desktop_for(&mock, HandOff::XdgOpen);
     let driver = Driver::start(&desktop).await;
-    driver.wait_for_session("signed_out").await;
-    driver.click("#sign-in").await;
-    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    sign_in_through_the_window(&mock, &desktop, &driver).await;
 
-    driver.quit().await;
-    wait_for("the app to exit", LIMIT, || {
-        desktop.app_pids().is_empty().then_some(())
-    });
-
-    let driver = Driver::start(&desktop).await;
+    let driver = restart_app(driver, &desktop).await;
     assert_signed_in_as_ada(&mock, &desktop, &driver).await;
     desktop.wait_for_log("session restored", LIMIT);
 }
@@ -351,6 +341,15 @@ async fn wait_for_async<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
+/// Quits the app and starts it again in the same desktop (HOME, keychain, bus).
+async fn restart_app(driver: Driver, desktop: &Desktop) -> Driver {
+    driver.quit().await;
+    wait_for("the app to exit", LIMIT, || {
+        desktop.app_pids().is_empty().then_some(())
+    });
+    Driver::start(desktop).await
+}
+
 /// Signs Ada in through the window; returns her tokens' values.
 async fn sign_in_through_the_window(
     mock: &MockOkta,
@@ -407,11 +406,7 @@ async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
     );
 
     // A restart after signing out stays signed out.
-    driver.quit().await;
-    wait_for("the app to exit", LIMIT, || {
-        desktop.app_pids().is_empty().then_some(())
-    });
-    let driver = Driver::start(&desktop).await;
+    let driver = restart_app(driver, &desktop).await;
     driver.wait_for_session("signed_out").await;
     assert_eq!(app_secrets(&desktop), "");
 }
@@ -466,12 +461,8 @@ async fn an_offline_sign_out_is_immediate_and_revokes_at_the_next_start() {
         "the tokens wait in the pending entry"
     );
 
-    driver.quit().await;
-    wait_for("the app to exit", LIMIT, || {
-        desktop.app_pids().is_empty().then_some(())
-    });
     mock.go_online().await.expect("mock-okta back");
-    let driver = Driver::start(&desktop).await;
+    let driver = restart_app(driver, &desktop).await;
     driver.wait_for_session("signed_out").await;
     wait_for("the queued revocations", LIMIT, || {
         (app_secrets(&desktop).is_empty()).then_some(())

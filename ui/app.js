@@ -67,6 +67,7 @@ function formatTime(unixSeconds) {
 
 function render(view) {
   document.documentElement.dataset.session = view.state;
+  document.documentElement.dataset.reason = view.reason || "";
   switch (view.state) {
     case "signed_out": {
       const reason = view.reason && SIGNED_OUT_REASONS[view.reason];
@@ -110,6 +111,10 @@ const ERROR_TITLES = {
 };
 
 function showOutcome(outcome) {
+  // A sign-out the app made by itself (a timeout) is explained by its reason instead.
+  if (outcome.kind === "signed_out_of_app_only" && document.documentElement.dataset.reason) {
+    return;
+  }
   const [kind, title] = OUTCOME_TITLES[outcome.kind] || ["warn", "Signed out"];
   document.documentElement.dataset.outcome = outcome.kind;
   notify(kind, title, outcome.message);
@@ -174,8 +179,9 @@ async function start() {
   try {
     render(await invoke("session_state"));
   } catch (error) {
+    // E.g. a locked keychain: say so, and let the person try again once it is fixed.
+    render({ state: "signed_out", reason: null, signingOut: false });
     showError(error);
-    show("signed-out");
   }
 }
 

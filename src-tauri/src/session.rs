@@ -248,7 +248,16 @@ impl SystemBrowser for OpenerBrowser {
         self.0
             .opener()
             .open_url(url.as_str(), None::<&str>)
-            .map_err(|error| error.to_string())
+            .map_err(|error| {
+                // The opener's message repeats the URL, with its state and ID token: neither
+                // logged nor shown.
+                let cause = match &error {
+                    tauri_plugin_opener::Error::Io(io) => format!("{:?}", io.kind()),
+                    _ => "not an I/O error".to_owned(),
+                };
+                tracing::warn!(%cause, "the opener failed");
+                "no program could open the link; check that a web browser is installed and set as the default".to_owned()
+            })
     }
 
     fn check_scheme_handler(&self, scheme: &str) -> Result<(), String> {

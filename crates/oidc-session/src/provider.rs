@@ -343,7 +343,8 @@ impl Provider {
             .get(url.clone())
             .send()
             .await
-            .map_err(|error| EndSessionError::Unreachable(error_chain(&error)))?;
+            // The request URL carries the ID token: keep it out of the message.
+            .map_err(|error| EndSessionError::Unreachable(error_chain(&error.without_url())))?;
         let status = response.status();
         if status.is_success() || status.is_redirection() {
             return Ok(());

@@ -28,7 +28,9 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 /// Opens URLs in the person's web browser (tauri-plugin-opener in the app; scripted in
 /// tests).
 pub trait SystemBrowser: Send + Sync {
-    /// Opens `url`; returns once the browser was asked to, not when the page loaded.
+    /// Opens `url`; returns once the browser was asked to, not when the page loaded. The
+    /// error is shown to the person: it must not contain the URL (it carries the state, and
+    /// for a sign-out the ID token).
     fn open(&self, url: &Url) -> Result<(), String>;
 
     /// Whether the desktop hands `scheme:` links (the browser's redirect back) to this app.
@@ -159,8 +161,9 @@ pub struct SessionManager {
     revocations: tokio::sync::Mutex<()>,
     /// Wakes the revocation retries when a sign-out left tokens queued.
     revocations_queued: tokio::sync::Notify,
-    /// When the person last used the app (for the idle timeout).
-    last_activity: Mutex<std::time::Instant>,
+    /// When the person last used the app (for the idle timeout). Wall-clock time, so that a
+    /// suspended machine's sleep counts as idle.
+    last_activity: Mutex<SystemTime>,
 }
 
 impl SessionManager {
@@ -188,7 +191,7 @@ impl SessionManager {
             state: Mutex::new(State::SignedOut(None)),
             revocations: tokio::sync::Mutex::new(()),
             revocations_queued: tokio::sync::Notify::new(),
-            last_activity: Mutex::new(std::time::Instant::now()),
+            last_activity: Mutex::new(SystemTime::now()),
         })
     }
 
@@ -199,8 +202,11 @@ impl SessionManager {
 
     /// The session as the UI may see it.
     pub fn view(&self) -> SessionView {
-        let state = self.state.lock().expect("session state poisoned");
-        match &*state {
+        self.view_of(&self.state.lock().expect("session state poisoned"))
+    }
+
+    fn view_of(&self, state: &State) -> SessionView {
+        match state {
             State::SignedOut(reason) => SessionView::SignedOut {
                 reason: *reason,
                 signing_out: false,
@@ -223,9 +229,17 @@ impl SessionManager {
             .map(|timeout| session.signed_in_at + timeout)
     }
 
+    /// Changes the state and reports it.
     fn set_state(&self, state: State) {
-        *self.state.lock().expect("session state poisoned") = state;
-        self.events.changed(&self.view());
+        let mut current = self.state.lock().expect("session state poisoned");
+        *current = state;
+        self.events.changed(&self.view_of(&current));
+    }
+
+    /// Reports the current state, under the lock, so that reports keep the order of changes.
+    fn report_state(&self) {
+        let current = self.state.lock().expect("session state poisoned");
+        self.events.changed(&self.view_of(&current));
     }
 
     async fn provider(&self) -> Result<Arc<Provider>, SessionError> {
@@ -341,7 +355,7 @@ impl SessionManager {
                 cancel: Some(cancel),
             };
         }
-        self.events.changed(&self.view());
+        self.report_state();
         let result = self.run_sign_in(cancelled).await;
         self.callbacks.forget(CallbackKind::SignIn);
         match result {
@@ -409,7 +423,7 @@ impl SessionManager {
 
     /// The person used the app: the idle timeout starts again.
     pub fn record_activity(&self) {
-        *self.last_activity.lock().expect("activity clock poisoned") = std::time::Instant::now();
+        *self.last_activity.lock().expect("activity clock poisoned") = SystemTime::now();
     }
 
     /// Handles a deep link from the OS: delivered to the flow whose `state` it carries, or

@@ -65,6 +65,16 @@ pub struct PendingSignOut {
     pub id_token: Option<Sensitive<String>>,
 }
 
+impl PendingSignOut {
+    /// Adds `addition`'s tokens to revoke; its ID token, if any, replaces this one's.
+    pub fn merge(&mut self, addition: PendingSignOut) {
+        self.to_revoke.extend(addition.to_revoke);
+        if addition.id_token.is_some() {
+            self.id_token = addition.id_token;
+        }
+    }
+}
+
 /// Which token a revocation is for (RFC 7009 `token_type_hint`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -608,3 +608,34 @@ async fn activity_keeps_an_idle_session_alive() {
         SessionView::SignedIn { .. }
     ));
 }
+
+#[tokio::test]
+async fn tokens_queued_by_an_offline_sign_out_survive_the_next_sign_out() {
+    let (mut harness, browser, first) = signed_in("queued-twice", Config::demo(SCHEME)).await;
+    harness.mock.go_offline().await;
+    harness
+        .manager
+        .sign_out(SignOutMode::AppOnly)
+        .await
+        .unwrap();
+    assert_eq!(only_outcome(&harness).kind, OutcomeKind::Offline);
+    harness.mock.go_online().await.unwrap();
+
+    // Signed in again before the retries ran: the next sign-out queues its own tokens too.
+    harness.sign_in(&browser).await;
+    let stored = harness.vault().load().unwrap().unwrap();
+    let second = [
+        stored.tokens.refresh_token.unwrap().expose().clone(),
+        stored.tokens.access_token.expose().clone(),
+    ];
+    harness
+        .manager
+        .sign_out(SignOutMode::AppOnly)
+        .await
+        .unwrap();
+    assert_eq!(harness.outcomes()[1].kind, OutcomeKind::SignedOutOfAppOnly);
+    for token in first.iter().chain(&second) {
+        assert_eq!(token_state(&harness, token), TokenState::Revoked);
+    }
+    assert!(harness.vault().load_pending().unwrap().is_none());
+}

@@ -127,7 +127,7 @@ impl SessionManager {
         let pending = PendingSignOut::from_tokens(&active.session.tokens);
         drop(active);
         self.end_local_session(&pending).await;
-        self.events.changed(&self.view());
+        self.report_state();
         journal.step = SignOutStep::LocalDone;
         self.record_step(&journal);
 
@@ -139,13 +139,22 @@ impl SessionManager {
         self.callbacks.forget(CallbackKind::SignOut);
 
         // 7. Verify: nothing of the session is left in the keychain.
-        let revocation_pending = self.finish_pending_entry().await;
+        let verified = self.finish_pending_entry().await;
+        let revocation_pending = verified.as_ref().map_or(true, |pending| *pending);
         let outcome = self.outcome(ending, revocation_pending, expired_hint);
         tracing::info!(kind = ?outcome.kind, revocation_pending, "signed out");
         self.set_state(State::SignedOut(reason));
         self.events.signed_out(&outcome);
-        if let Err(error) = self.journal.clear() {
-            tracing::error!(%error, "could not clear the sign-out journal");
+        match verified {
+            Ok(_) => {
+                if let Err(error) = self.journal.clear() {
+                    tracing::error!(%error, "could not clear the sign-out journal");
+                }
+            }
+            // The journal stays: the next start finishes the sign-out, never restores.
+            Err(error) => {
+                tracing::error!(%error, "the keychain failed while finishing the sign-out")
+            }
         }
         if revocation_pending {
             self.revocations_queued.notify_one();
@@ -164,11 +173,12 @@ impl SessionManager {
     /// Moves the tokens to the pending entry and deletes the session entry.
     async fn end_local_session(&self, pending: &PendingSignOut) {
         let pending = pending.clone();
+        let _guard = self.revocations.lock().await;
         let result = self
             .with_vault(move |vault| {
                 // Without the pending entry the tokens still leave the keychain: a token that
                 // cannot be revoked later must not stay usable here.
-                let saved = vault.save_pending(&pending);
+                let saved = add_pending(vault, pending);
                 let deleted = vault.delete();
                 saved.and(deleted)
             })
@@ -283,19 +293,17 @@ impl SessionManager {
             refresh_token: Some(refresh_token),
             id_token: id_token.clone(),
         };
-        let _guard = self.revocations.lock().await;
         match provider.refresh(&tokens).await {
             Ok((fresh, _)) => {
                 // The refreshed tokens are as live as the old ones: revoke them all.
-                let mut queued = PendingSignOut::from_tokens(&fresh);
-                queued.to_revoke.append(&mut pending.to_revoke);
-                queued
+                let fresh = PendingSignOut::from_tokens(&fresh);
+                pending.merge(fresh.clone());
+                pending
                     .to_revoke
                     .sort_by_key(|(kind, _)| *kind != TokenKind::RefreshToken);
-                *pending = queued;
-                let to_save = pending.clone();
+                let _guard = self.revocations.lock().await;
                 if let Err(error) = self
-                    .with_vault(move |vault| vault.save_pending(&to_save))
+                    .with_vault(move |vault| add_pending(vault, fresh))
                     .await
                 {
                     tracing::error!(%error, "could not queue the refreshed tokens");
@@ -312,37 +320,43 @@ impl SessionManager {
     /// Revokes the tokens in the pending entry, refresh tokens first, and keeps the ones
     /// that failed there.
     async fn revoke_queued(&self, provider: &Provider) -> Result<(), RevocationError> {
-        let _guard = self.revocations.lock().await;
-        let Some(mut pending) = self
-            .with_vault(TokenVault::load_pending)
-            .await
-            .unwrap_or_else(|error| {
-                tracing::error!(%error, "cannot read the tokens to revoke");
-                None
-            })
-        else {
+        // The entry is read and rewritten under the lock, but not held across the network:
+        // a sign-out may queue more tokens meanwhile, and they must survive the rewrite.
+        let queued = {
+            let _guard = self.revocations.lock().await;
+            self.with_vault(TokenVault::load_pending)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::error!(%error, "cannot read the tokens to revoke");
+                    None
+                })
+        };
+        let Some(queued) = queued else {
             return Ok(());
         };
         let mut result = Ok(());
-        let mut remaining = Vec::new();
-        for (kind, token) in pending.to_revoke.drain(..) {
-            // After one failure the IdP is unlikely to take the next: keep them for later.
-            if result.is_err() {
-                remaining.push((kind, token));
-                continue;
-            }
+        let mut revoked = Vec::new();
+        for (kind, token) in queued.to_revoke {
             match provider.revoke(kind, &token).await {
-                Ok(()) => tracing::info!(?kind, "token revoked"),
+                Ok(()) => {
+                    tracing::info!(?kind, "token revoked");
+                    revoked.push(token);
+                }
                 Err(error) => {
                     tracing::warn!(?kind, %error, "revocation failed; queued");
-                    remaining.push((kind, token));
                     result = Err(error);
+                    // The IdP is unlikely to take the next one: keep the rest for later.
+                    break;
                 }
             }
         }
-        pending.to_revoke = remaining;
+        let _guard = self.revocations.lock().await;
         let saved = self
             .with_vault(move |vault| {
+                let mut pending = vault.load_pending()?.unwrap_or_default();
+                pending
+                    .to_revoke
+                    .retain(|(_, token)| !revoked.contains(token));
                 if pending.to_revoke.is_empty() && pending.id_token.is_none() {
                     vault.delete_pending()
                 } else {
@@ -357,33 +371,29 @@ impl SessionManager {
     }
 
     /// Drops the ID token from the pending entry (the sign-out no longer needs it) and
-    /// deletes the entry when nothing is left to revoke. Returns whether tokens still wait.
-    async fn finish_pending_entry(&self) -> bool {
+    /// deletes the entry when nothing is left to revoke. Returns whether tokens still wait;
+    /// an error means the session entry may still be in the keychain.
+    async fn finish_pending_entry(&self) -> Result<bool, VaultError> {
         let _guard = self.revocations.lock().await;
-        let result = self
-            .with_vault(|vault| {
-                // Read back: the session entry must be gone.
-                if vault.load()?.is_some() {
-                    tracing::error!("the session is still in the keychain; deleting it again");
-                    vault.delete()?;
-                }
-                let Some(mut pending) = vault.load_pending()? else {
-                    return Ok(false);
-                };
-                pending.id_token = None;
-                if pending.to_revoke.is_empty() {
-                    vault.delete_pending()?;
-                    Ok(false)
-                } else {
-                    vault.save_pending(&pending)?;
-                    Ok(true)
-                }
-            })
-            .await;
-        result.unwrap_or_else(|error: VaultError| {
-            tracing::error!(%error, "the keychain failed while finishing the sign-out");
-            true
+        self.with_vault(|vault| {
+            // Read back: the session entry must be gone.
+            if vault.load().map_or(true, |session| session.is_some()) {
+                tracing::error!("the session is still in the keychain; deleting it again");
+                vault.delete()?;
+            }
+            let Some(mut pending) = vault.load_pending()? else {
+                return Ok(false);
+            };
+            pending.id_token = None;
+            if pending.to_revoke.is_empty() {
+                vault.delete_pending()?;
+                Ok(false)
+            } else {
+                vault.save_pending(&pending)?;
+                Ok(true)
+            }
         })
+        .await
     }
 
     /// Finishes a sign-out that a crash cut short: the session leaves the keychain (its
@@ -392,18 +402,24 @@ impl SessionManager {
         let record = match self.journal.read() {
             Ok(Some(record)) => record,
             Ok(None) => return Ok(false),
+            // Failing closed: a journal that is there but unreadable still means a sign-out.
             Err(error) => {
-                tracing::error!(%error, "cannot read the sign-out journal");
-                return Ok(false);
+                tracing::error!(%error, "cannot read the sign-out journal; finishing the sign-out");
+                JournalRecord::start(SignOutMode::Full)
             }
         };
         tracing::warn!(step = ?record.step, mode = ?record.mode, "finishing an interrupted sign-out");
-        self.with_vault(|vault| match vault.load()? {
-            Some(session) => queue_for_revocation(vault, &session.tokens),
-            None => Ok(()),
-        })
-        .await?;
-        self.finish_pending_entry().await;
+        {
+            let _guard = self.revocations.lock().await;
+            self.with_vault(|vault| match vault.load() {
+                Ok(Some(session)) => queue_for_revocation(vault, &session.tokens),
+                Ok(None) => Ok(()),
+                Err(VaultError::Corrupt) => vault.delete(),
+                Err(error) => Err(error),
+            })
+            .await?;
+        }
+        self.finish_pending_entry().await?;
         self.journal.clear().map_err(|error| {
             SessionError::Configuration(format!("cannot clear the sign-out journal: {error}"))
         })?;
@@ -496,7 +512,8 @@ impl SessionManager {
             .last_activity
             .lock()
             .expect("activity clock poisoned")
-            .elapsed();
+            .elapsed()
+            .unwrap_or_default();
         self.config
             .idle_timeout
             .is_some_and(|limit| idle >= limit)
@@ -507,12 +524,22 @@ impl SessionManager {
 /// Adds `tokens` to the pending-revocation entry (without an ID token: no sign-out will use
 /// it) and deletes the session entry.
 fn queue_for_revocation(vault: &TokenVault, tokens: &SessionTokens) -> Result<(), VaultError> {
-    let mut pending = vault.load_pending()?.unwrap_or_default();
-    pending
-        .to_revoke
-        .extend(PendingSignOut::from_tokens(tokens).to_revoke);
-    vault.save_pending(&pending)?;
+    let mut queued = PendingSignOut::from_tokens(tokens);
+    queued.id_token = None;
+    add_pending(vault, queued)?;
     vault.delete()
+}
+
+/// Adds `addition` to the pending-revocation entry, keeping what is queued there already.
+fn add_pending(vault: &TokenVault, addition: PendingSignOut) -> Result<(), VaultError> {
+    let mut pending = match vault.load_pending() {
+        Ok(pending) => pending.unwrap_or_default(),
+        // An unreadable entry cannot be revoked from; the new tokens still must be queued.
+        Err(VaultError::Corrupt) => PendingSignOut::default(),
+        Err(error) => return Err(error),
+    };
+    pending.merge(addition);
+    vault.save_pending(&pending)
 }
 
 impl SessionManager {

@@ -158,7 +158,7 @@ pub struct SessionManager {
     callbacks: PendingCallbacks,
     state: Mutex<State>,
     /// Serializes work on the pending-revocation entry (sign-out and retries).
-    revocations: tokio::sync::Mutex<()>,
+    revocations: Arc<tokio::sync::Mutex<()>>,
     /// Wakes the revocation retries when a sign-out left tokens queued.
     revocations_queued: tokio::sync::Notify,
     /// When the person last used the app (for the idle timeout). Wall-clock time, so that a
@@ -189,7 +189,7 @@ impl SessionManager {
             events,
             callbacks: PendingCallbacks::default(),
             state: Mutex::new(State::SignedOut(None)),
-            revocations: tokio::sync::Mutex::new(()),
+            revocations: Arc::default(),
             revocations_queued: tokio::sync::Notify::new(),
             last_activity: Mutex::new(SystemTime::now()),
         })

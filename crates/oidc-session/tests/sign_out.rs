@@ -639,3 +639,63 @@ async fn tokens_queued_by_an_offline_sign_out_survive_the_next_sign_out() {
     }
     assert!(harness.vault().load_pending().unwrap().is_none());
 }
+
+#[tokio::test]
+async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens() {
+    let mut harness = Harness::start("cancel-refresh").await;
+    let mut lifetimes = harness.mock.lifetimes();
+    lifetimes.id_token_secs = 1;
+    harness.mock.set_lifetimes(lifetimes);
+    let browser = Browser::for_mock(&harness.mock).unwrap();
+    harness.sign_in(&browser).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // The refresh is slow: the person stops waiting while Okta is issuing new tokens.
+    harness
+        .mock
+        .update_faults(|faults| faults.token.latency_ms = 1_000);
+    let task = begin_sign_out(&harness, SignOutMode::Full);
+    harness
+        .wait_until("the sign-out to reach the network", || {
+            harness
+                .views()
+                .last()
+                .is_some_and(|view| view.contains("\"signingOut\":true"))
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    harness.manager.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(only_outcome(&harness).kind, OutcomeKind::Cancelled);
+
+    let revocable = |harness: &Harness| -> Vec<TokenState> {
+        harness
+            .mock
+            .tokens()
+            .iter()
+            .filter(|token| token.kind != mock_okta::TokenKind::Id)
+            .map(|token| token.state)
+            .collect()
+    };
+    // Okta answers the refresh after the cancel: a second pair of tokens exists, queued.
+    harness
+        .wait_until("the refresh to be answered", || {
+            revocable(&harness).len() == 4
+                && harness
+                    .vault()
+                    .load_pending()
+                    .unwrap()
+                    .is_some_and(|pending| pending.to_revoke.len() == 4)
+        })
+        .await;
+
+    let retries = harness.manager.clone();
+    let retrying = tokio::spawn(async move { retries.run_revocation_retries().await });
+    harness
+        .wait_until("every access and refresh token revoked", || {
+            revocable(&harness)
+                .iter()
+                .all(|state| *state != TokenState::Active)
+        })
+        .await;
+    retrying.abort();
+}

@@ -3,6 +3,7 @@
 //! its end-session endpoint, confirmed by the post-logout deep link. A journal makes every
 //! step survive a crash; tokens still to revoke wait in the keychain and are retried.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use openidconnect::CsrfToken;
@@ -272,7 +273,11 @@ impl SessionManager {
     }
 
     /// Refreshes to replace an expired ID token; returns whether the hint stays expired.
-    async fn freshen_id_token(&self, provider: &Provider, pending: &mut PendingSignOut) -> bool {
+    async fn freshen_id_token(
+        &self,
+        provider: &Arc<Provider>,
+        pending: &mut PendingSignOut,
+    ) -> bool {
         let Some(id_token) = pending.id_token.as_ref() else {
             return false;
         };
@@ -293,21 +298,30 @@ impl SessionManager {
             refresh_token: Some(refresh_token),
             id_token: id_token.clone(),
         };
-        match provider.refresh(&tokens).await {
-            Ok((fresh, _)) => {
-                // The refreshed tokens are as live as the old ones: revoke them all.
+        // Okta issues new tokens as soon as it answers, and they are as live as the old ones:
+        // they are queued for revocation even if the person stops waiting meanwhile (that
+        // drops this future, not the task).
+        let refreshing = tokio::spawn({
+            let provider = provider.clone();
+            let vault = self.vault.clone();
+            let lock = self.revocations.clone();
+            async move {
+                let (fresh, _) = provider.refresh(&tokens).await?;
                 let fresh = PendingSignOut::from_tokens(&fresh);
-                pending.merge(fresh.clone());
-                pending
-                    .to_revoke
-                    .sort_by_key(|(kind, _)| *kind != TokenKind::RefreshToken);
-                let _guard = self.revocations.lock().await;
-                if let Err(error) = self
-                    .with_vault(move |vault| add_pending(vault, fresh))
+                let queued = fresh.clone();
+                let _guard = lock.lock_owned().await;
+                let saved = tokio::task::spawn_blocking(move || add_pending(&vault, queued))
                     .await
-                {
+                    .expect("a keychain call panicked");
+                if let Err(error) = saved {
                     tracing::error!(%error, "could not queue the refreshed tokens");
                 }
+                Ok::<_, SessionError>(fresh)
+            }
+        });
+        match refreshing.await.expect("the refresh task panicked") {
+            Ok(fresh) => {
+                pending.merge(fresh);
                 false
             }
             Err(error) => {

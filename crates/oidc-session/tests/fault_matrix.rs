@@ -129,9 +129,7 @@ impl Cell {
         let mut harness = Harness::start_with(&format!("fault-{name}"), config).await;
         // Access tokens inside the refresh margin: restoring refreshes them, which discovers
         // Okta, so that every step after discovery meets an already discovered Okta.
-        let mut lifetimes = harness.mock.lifetimes();
-        lifetimes.access_token_secs = 30;
-        harness.mock.set_lifetimes(lifetimes);
+        harness.update_lifetimes(|lifetimes| lifetimes.access_token_secs = 30);
         let browser = Browser::for_mock(&harness.mock).unwrap();
         harness.sign_in(&browser).await;
 

@@ -194,9 +194,7 @@ async fn no_secret_reaches_logs_events_errors_or_debug_output() {
     let mut scan = Scan::default();
     let mut harness = Harness::start("leak-scan").await;
     // Inside the refresh margin: the restore below refreshes.
-    let mut lifetimes = harness.mock.lifetimes();
-    lifetimes.access_token_secs = 30;
-    harness.mock.set_lifetimes(lifetimes);
+    harness.update_lifetimes(|lifetimes| lifetimes.access_token_secs = 30);
     let browser = Browser::for_mock(&harness.mock).unwrap();
 
     // Sign-in, restore with refresh, full sign-out.

@@ -200,9 +200,7 @@ async fn cancel_ends_the_wait_and_one_sign_in_runs_at_a_time() {
 async fn a_restart_restores_the_session_and_refreshes_an_expired_access_token() {
     let mut harness = Harness::start("restore").await;
     // Access tokens that are already inside the refresh margin when issued.
-    let mut lifetimes = harness.mock.lifetimes();
-    lifetimes.access_token_secs = 30;
-    harness.mock.set_lifetimes(lifetimes);
+    harness.update_lifetimes(|lifetimes| lifetimes.access_token_secs = 30);
     let browser = Browser::for_mock(&harness.mock).unwrap();
     let user = harness.sign_in(&browser).await;
     let before = harness.vault().load().unwrap().unwrap();
@@ -246,9 +244,7 @@ async fn a_restart_restores_the_session_and_refreshes_an_expired_access_token() 
 #[tokio::test]
 async fn a_revoked_refresh_token_means_signed_out_on_restore() {
     let mut harness = Harness::start("revoked").await;
-    let mut lifetimes = harness.mock.lifetimes();
-    lifetimes.access_token_secs = 30;
-    harness.mock.set_lifetimes(lifetimes);
+    harness.update_lifetimes(|lifetimes| lifetimes.access_token_secs = 30);
     let browser = Browser::for_mock(&harness.mock).unwrap();
     harness.sign_in(&browser).await;
     let stored = harness.vault().load().unwrap().unwrap();

@@ -487,9 +487,7 @@ async fn an_error_on_the_way_back_is_okta_s_message() {
 async fn an_expired_id_token_is_refreshed_before_okta_sees_it() {
     let (mut harness, browser, tokens) = {
         let mut harness = Harness::start("expired-refresh").await;
-        let mut lifetimes = harness.mock.lifetimes();
-        lifetimes.id_token_secs = 1;
-        harness.mock.set_lifetimes(lifetimes);
+        harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = 1);
         let browser = Browser::for_mock(&harness.mock).unwrap();
         harness.sign_in(&browser).await;
         let stored = harness.vault().load().unwrap().unwrap();
@@ -500,9 +498,7 @@ async fn an_expired_id_token_is_refreshed_before_okta_sees_it() {
         .mock
         .update_faults(|faults| faults.expired_id_token_hint = ExpiredHintPolicy::Reject);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let mut lifetimes = harness.mock.lifetimes();
-    lifetimes.id_token_secs = 3600;
-    harness.mock.set_lifetimes(lifetimes);
+    harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = 3600);
 
     let task = begin_sign_out(&harness, SignOutMode::Full);
     browser_completes_logout(&mut harness, &browser).await;
@@ -529,9 +525,7 @@ async fn an_expired_id_token_without_refresh_is_sent_and_said() {
     let mut config = Config::demo(SCHEME);
     config.scopes = vec!["openid".into(), "profile".into(), "email".into()];
     let mut harness = Harness::start_with("expired-hint", config).await;
-    let mut lifetimes = harness.mock.lifetimes();
-    lifetimes.id_token_secs = 1;
-    harness.mock.set_lifetimes(lifetimes);
+    harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = 1);
     let browser = Browser::for_mock(&harness.mock).unwrap();
     harness.sign_in(&browser).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -643,9 +637,7 @@ async fn tokens_queued_by_an_offline_sign_out_survive_the_next_sign_out() {
 #[tokio::test]
 async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens() {
     let mut harness = Harness::start("cancel-refresh").await;
-    let mut lifetimes = harness.mock.lifetimes();
-    lifetimes.id_token_secs = 1;
-    harness.mock.set_lifetimes(lifetimes);
+    harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = 1);
     let browser = Browser::for_mock(&harness.mock).unwrap();
     harness.sign_in(&browser).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;

@@ -144,6 +144,13 @@ impl Harness {
         Journal::in_dir(self.data_dir.path())
     }
 
+    /// Changes mock-okta's token lifetimes for the tokens it issues from now on.
+    pub fn update_lifetimes(&self, change: impl FnOnce(&mut mock_okta::Lifetimes)) {
+        let mut lifetimes = self.mock.lifetimes();
+        change(&mut lifetimes);
+        self.mock.set_lifetimes(lifetimes);
+    }
+
     pub fn set_scheme_registered(&self, registered: bool) {
         self.browser
             .scheme_registered

@@ -383,8 +383,8 @@ impl SessionManager {
         let callback = self
             .callbacks
             .expect(CallbackKind::SignIn, request.state.expose());
-        self.browser
-            .open(&request.url)
+        self.open_in_browser(request.url.clone())
+            .await
             .map_err(SessionError::Browser)?;
         tracing::info!("waiting for the browser to come back from sign-in");
         let timeout = self.config.browser_timeout;
@@ -409,6 +409,23 @@ impl SessionManager {
         let to_store = session.clone();
         self.with_vault(move |vault| vault.save(&to_store)).await?;
         Ok(session)
+    }
+
+    /// Opens `url` in the system browser off the async threads (openers run programs).
+    async fn open_in_browser(&self, url: Url) -> Result<(), String> {
+        let browser = self.browser.clone();
+        tokio::task::spawn_blocking(move || browser.open(&url))
+            .await
+            .expect("the browser opener panicked")
+    }
+
+    /// Whether the desktop hands `scheme:` links to this app, asked off the async threads.
+    async fn check_scheme_handler(&self, scheme: &str) -> Result<(), String> {
+        let browser = self.browser.clone();
+        let scheme = scheme.to_owned();
+        tokio::task::spawn_blocking(move || browser.check_scheme_handler(&scheme))
+            .await
+            .expect("the scheme check panicked")
     }
 
     /// Ends the wait for the browser of a sign-in or a sign-out; otherwise does nothing.

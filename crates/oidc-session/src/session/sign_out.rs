@@ -236,7 +236,7 @@ impl SessionManager {
             Ok(url) => url,
             Err(error) => return Ending::Preflight(error.to_string()),
         };
-        if let Err(reason) = self.browser.check_scheme_handler(post_logout.scheme()) {
+        if let Err(reason) = self.check_scheme_handler(post_logout.scheme()).await {
             return Ending::Preflight(format!(
                 "the desktop does not hand {}: links back to this app ({reason}); reinstall the app or restart it to register it again",
                 post_logout.scheme()
@@ -252,7 +252,7 @@ impl SessionManager {
         }
         // 5. End Okta's session in the browser, where its cookie lives.
         let confirmation = self.callbacks.expect(CallbackKind::SignOut, state.expose());
-        if let Err(error) = self.browser.open(&url) {
+        if let Err(error) = self.open_in_browser(url).await {
             return Ending::Preflight(format!("cannot open your web browser: {error}"));
         }
         journal.step = SignOutStep::BrowserOpened;

@@ -1,16 +1,10 @@
 use mock_okta::browser::Browser;
 use mock_okta::{token_fingerprint, Faults, DEMO_CLIENT_ID, DEMO_USERNAME};
 
-use crate::{http, logout_params, logout_url, post_form, signed_in_tokens, start};
+use crate::{get_json, http, logout_params, logout_url, post_form, signed_in_tokens, start};
 
 async fn get(mock: &mock_okta::MockOkta, path: &str) -> serde_json::Value {
-    let response = http(mock)
-        .get(mock.admin_url().join(path).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.json().await.unwrap()
+    get_json(mock, mock.admin_url().join(path).unwrap()).await
 }
 
 #[tokio::test]

@@ -1,13 +1,7 @@
-use crate::{http, start};
+use crate::{get_json, http, start};
 
 async fn discovery(mock: &mock_okta::MockOkta, path: &str) -> serde_json::Value {
-    let response = http(mock)
-        .get(mock.base_url().join(path).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.json().await.unwrap()
+    get_json(mock, mock.base_url().join(path).unwrap()).await
 }
 
 #[tokio::test]

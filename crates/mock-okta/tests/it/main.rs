@@ -118,6 +118,18 @@ pub fn query_param(url: &Url, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
+/// GETs `url` from mock-okta, expecting 200 and JSON.
+pub async fn get_json(mock: &MockOkta, url: Url) -> serde_json::Value {
+    let response = http(mock).get(url.clone()).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.json().await.unwrap()
+}
+
+/// Whether the browser ended on mock-okta's sign-in form.
+pub fn shows_sign_in_form(landing: &Landing) -> bool {
+    matches!(landing, Landing::Page { status: 200, body } if body.contains("sign-in-form"))
+}
+
 pub fn expect_app_redirect(landing: Landing) -> Url {
     match landing {
         Landing::AppRedirect(url) => url,

@@ -75,7 +75,7 @@ fn gio_open_hands_a_deep_link_to_the_running_app() {
 /// over D-Bus to the first instance and exits without a window.
 fn hand_off_deep_link(opener: &[&str]) {
     let desktop = Desktop::start();
-    let app = desktop.launch_app();
+    let app = desktop.launch_app(&[]);
     desktop.wait_for_log("deep-link handler registered", LIMIT);
     wait_for("the app's window", LIMIT, || {
         (desktop.app_window_count() == 1).then_some(())
@@ -105,5 +105,65 @@ fn hand_off_deep_link(opener: &[&str]) {
         desktop.app_log().matches("starting").count(),
         1,
         "the second instance ran the app instead of forwarding"
+    );
+}
+
+/// The running instance exits just as a second one hands it a link (the person closed the app
+/// and reopened it, or a link came in while it closed): the second one must not crash and lose
+/// the link, but start over as the running instance and handle the link itself.
+#[test]
+fn an_instance_that_exits_during_the_hand_off_leaves_the_new_one_running() {
+    let desktop = Desktop::start();
+    let name = format!("{IDENTIFIER}.SingleInstance");
+    // Stands in for the exiting instance: it still owns the name, takes the hand-off call,
+    // and leaves the bus without answering.
+    let exiting = zbus::blocking::connection::Builder::address(desktop.bus_address())
+        .unwrap()
+        .name(name.as_str())
+        .unwrap()
+        .build()
+        .unwrap();
+    let (called, hand_off) = std::sync::mpsc::channel();
+    let listener = exiting.clone();
+    std::thread::spawn(move || {
+        let call = zbus::blocking::MessageIterator::from(&listener)
+            .filter_map(Result::ok)
+            .find(|message| {
+                message
+                    .header()
+                    .member()
+                    .is_some_and(|member| member == "ExecuteCallback")
+            });
+        let _ = called.send(call.is_some());
+    });
+
+    let url = format!("{IDENTIFIER}:/logout/callback?state=while-exiting");
+    let app = desktop.launch_app(&[&url]);
+    assert_eq!(hand_off.recv_timeout(LIMIT), Ok(true), "no hand-off call");
+    exiting.close().unwrap();
+
+    wait_for("the app's window", LIMIT, || {
+        (desktop.app_window_count() == 1).then_some(())
+    });
+    let received = desktop.wait_for_log("deep link received", LIMIT);
+    assert!(received.ends_with(&format!("url={url}")), "{received}");
+    // It started over in place (same process) and now owns the name.
+    assert_eq!(desktop.app_pids(), [app.pid()]);
+    let owner = Command::new("dbus-send")
+        .env("DBUS_SESSION_BUS_ADDRESS", desktop.bus_address())
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            &format!("string:{name}"),
+        ])
+        .output()
+        .unwrap();
+    let owner = String::from_utf8_lossy(&owner.stdout);
+    assert!(
+        owner.contains(&format!("uint32 {}", app.pid())),
+        "the name's owner is not the app: {owner}"
     );
 }

@@ -234,7 +234,7 @@ async fn a_deep_link_that_starts_the_app_changes_nothing() {
     let mock = start_mock().await;
     let desktop = desktop_for(&mock, HandOff::Gio);
     // An earlier run registered the app's .desktop handler in this HOME.
-    let app = desktop.launch_app();
+    let app = desktop.launch_app(&[]);
     desktop.wait_for_log("deep-link handler registered", LIMIT);
     drop(app);
     wait_for("the app to exit", LIMIT, || {

@@ -2,6 +2,7 @@
 //! the session core lives in `crates/oidc-session`.
 
 mod commands;
+mod hand_off;
 mod logging;
 #[cfg(target_os = "linux")]
 mod scheme_handler;
@@ -15,7 +16,8 @@ use session::AppSession;
 /// Starts the app. A second instance started by the desktop with a deep link forwards the
 /// link to the first one and exits before it opens a window.
 pub fn run() {
-    tauri::Builder::default()
+    let attempts = hand_off::attempts_so_far();
+    let result = tauri::Builder::default()
         // Registered first: a second instance must hand its URL over before anything else runs.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             bring_to_front(app)
@@ -53,8 +55,13 @@ pub fn run() {
             }
             Ok(())
         })
-        .run(tauri::generate_context!())
-        .expect("the app failed to start");
+        .run(tauri::generate_context!());
+    if let Err(error) = result {
+        if hand_off::is_failed_hand_off(&error) {
+            hand_off::start_over(attempts, &error);
+        }
+        panic!("the app failed to start: {error:?}");
+    }
 }
 
 fn bring_to_front(app: &AppHandle) {

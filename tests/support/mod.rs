@@ -17,6 +17,8 @@ pub const APP_BINARY: &str = env!("CARGO_BIN_EXE_okta-signout");
 pub const IDENTIFIER: &str = "com.example.oktasignout";
 /// The main window's title.
 pub const WINDOW_TITLE: &str = "Okta Sign-Out";
+/// Where the display server's messages go, in the desktop's HOME.
+const XVFB_LOG: &str = "xvfb.log";
 /// The scripted browser's desktop file ID.
 const BROWSER_ENTRY: &str = "mock-okta-browser.desktop";
 /// How long the UI may take to show what a test waits for: a safety net, not a speed check.
@@ -116,13 +118,24 @@ impl Desktop {
         )
         .unwrap();
 
+        // -noreset: by default the server resets when its last client leaves, and an app
+        // starting at that moment (a restart) may fail to open the display.
         let (xvfb, display) = spawn_reporting(
-            Command::new("Xvfb").args(["-displayfd", "1", "-screen", "0", "1280x800x24"]),
+            Command::new("Xvfb").args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-noreset",
+            ]),
             "Xvfb (apt install xvfb)",
+            &home.path().join(XVFB_LOG),
         );
         let (bus, bus_address) = spawn_reporting(
             Command::new("dbus-daemon").args(["--session", "--nofork", "--print-address=1"]),
             "dbus-daemon",
+            &home.path().join("dbus-daemon.log"),
         );
         let desktop = Self {
             home,
@@ -138,6 +151,11 @@ impl Desktop {
 
     pub fn home(&self) -> &Path {
         self.home.path()
+    }
+
+    /// The address of this desktop's session bus.
+    pub fn bus_address(&self) -> &str {
+        &self.bus_address
     }
 
     /// A command that runs inside this desktop: its display, bus and HOME, nothing else from
@@ -281,9 +299,10 @@ impl Desktop {
     }
 
     /// Starts the app directly (no WebDriver).
-    pub fn launch_app(&self) -> AppProcess {
+    pub fn launch_app(&self, args: &[&str]) -> AppProcess {
         let child = self
             .command(APP_BINARY)
+            .args(args)
             .stdin(Stdio::null())
             .spawn()
             .expect("start the app");
@@ -299,6 +318,12 @@ impl Desktop {
                 .join("logs/okta-signout.log"),
         )
         .unwrap_or_default()
+    }
+
+    /// The app's log and the display server's messages, for a failure report.
+    fn diagnostics(&self) -> String {
+        let xvfb = std::fs::read_to_string(self.home().join(XVFB_LOG)).unwrap_or_default();
+        format!("app log:\n{}\nXvfb:\n{xvfb}", self.app_log())
     }
 
     /// Waits until the app's log has a line containing `needle`; returns that line.
@@ -451,12 +476,13 @@ impl Drop for Desktop {
     }
 }
 
-/// Spawns a server that prints one line once ready (a display number, a bus address).
-fn spawn_reporting(command: &mut Command, what: &str) -> (Child, String) {
+/// Spawns a server that prints one line once ready (a display number, a bus address); its
+/// messages go to `log`.
+fn spawn_reporting(command: &mut Command, what: &str, log: &Path) -> (Child, String) {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap_or_else(|error| panic!("start {what}: {error}"));
     let mut line = String::new();
@@ -549,17 +575,11 @@ impl Driver {
             Ok(Ok(client)) => client,
             Ok(Err(error)) => {
                 terminate(&mut process);
-                panic!(
-                    "WebDriver session: {error}\napp log:\n{}",
-                    desktop.app_log()
-                );
+                panic!("WebDriver session: {error}\n{}", desktop.diagnostics());
             }
             Err(_) => {
                 terminate(&mut process);
-                panic!(
-                    "no WebDriver session after 60 s; app log:\n{}",
-                    desktop.app_log()
-                );
+                panic!("no WebDriver session after 60 s\n{}", desktop.diagnostics());
             }
         };
         Self { process, client }

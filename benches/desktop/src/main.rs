@@ -128,7 +128,15 @@ impl Desktop {
         std::fs::create_dir_all(&fb_dir).unwrap();
         let (xvfb, display) = spawn_reporting(
             Command::new("Xvfb")
-                .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-br"])
+                .args([
+                    "-displayfd",
+                    "1",
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-br",
+                    "-noreset",
+                ])
                 .args(["-nolisten", "tcp", "-fbdir"])
                 .arg(&fb_dir),
         );

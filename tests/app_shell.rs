@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{terminate, wait_for, Desktop, Driver, IDENTIFIER};
+use support::{terminate, wait_for, Desktop, Driver, APP_BINARY, IDENTIFIER, LINK_PROGRAM};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -70,9 +70,47 @@ fn gio_open_hands_a_deep_link_to_the_running_app() {
     hand_off_deep_link(&["gio", "open"]);
 }
 
-/// Opens a callback URL through the desktop (as a browser does) while the app runs: the
-/// desktop starts a second instance from the app's `.desktop` entry, which forwards the URL
-/// over D-Bus to the first instance and exits without a window.
+/// What the desktop does with a link when the app is started from a terminal or a menu with it.
+#[test]
+fn a_second_instance_of_the_app_hands_its_link_to_the_running_one() {
+    hand_off_deep_link(&[APP_BINARY]);
+}
+
+/// The desktop entry runs the link program, which must make the hand-off call itself: were it
+/// to fall back to starting the app, links would still arrive, only some 60 ms later.
+#[test]
+fn the_link_program_hands_a_link_over_without_starting_the_app() {
+    let desktop = Desktop::start();
+    let app = desktop.launch_app(&[]);
+    let entry = desktop.wait_for_log("deep-link handler registered", LIMIT);
+    let entry = std::fs::read_to_string(entry.rsplit_once("entry=").unwrap().1).unwrap();
+    assert!(
+        entry.contains(&format!("\nExec={LINK_PROGRAM} %u\n")),
+        "the desktop entry does not run the link program:\n{entry}"
+    );
+    let url = format!("{IDENTIFIER}:/logout/callback?state=link-program");
+
+    let output = desktop
+        .command(LINK_PROGRAM)
+        .arg(&url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "",
+        "the link program did not hand the link over itself"
+    );
+    let received = desktop.wait_for_log("deep link received", LIMIT);
+    assert!(received.ends_with(&format!("url={url}")), "{received}");
+    assert_eq!(desktop.app_pids(), [app.pid()]);
+}
+
+/// Opens a callback URL with `opener` while the app runs: through the desktop (as a browser
+/// does), which runs the app's `.desktop` entry (the link program), or with a second instance
+/// of the app. Either forwards the URL over D-Bus to the running app and exits, no window
+/// opened.
 fn hand_off_deep_link(opener: &[&str]) {
     let desktop = Desktop::start();
     let app = desktop.launch_app(&[]);

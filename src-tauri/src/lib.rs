@@ -77,7 +77,7 @@ fn bring_to_front(app: &AppHandle) {
 fn register_scheme_handler(app: &AppHandle) -> tauri::Result<()> {
     let executable = match app.env().appimage {
         Some(appimage) => appimage.into(),
-        None => tauri::utils::platform::current_exe()?,
+        None => scheme_handler::link_program(tauri::utils::platform::current_exe()?),
     };
     let config = app.config();
     // The scheme is the app's identifier (RFC 8252 §7.1); tauri.conf.json declares it too.

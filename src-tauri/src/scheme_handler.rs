@@ -17,6 +17,21 @@ const RESERVED: &[char] = &[
     '`',
 ];
 
+/// The link handler installed beside the app (src-tauri/src/bin/okta-signout-link.rs).
+const LINK_PROGRAM: &str = "okta-signout-link";
+
+/// What the desktop entry runs for a link: the small link handler beside the app, which hands
+/// the link over without loading WebKit, or else the app itself (its second instance hands it
+/// over too, only slower).
+pub fn link_program(app_executable: PathBuf) -> PathBuf {
+    let link_program = app_executable.with_file_name(LINK_PROGRAM);
+    if link_program.is_file() {
+        link_program
+    } else {
+        app_executable
+    }
+}
+
 /// The handler's desktop entry, identified by the app's reverse-DNS identifier.
 pub struct SchemeHandler {
     /// The desktop file ID, e.g. `com.example.oktasignout-handler.desktop`.

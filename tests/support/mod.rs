@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 /// The app's binary, built by Cargo for these tests.
 pub const APP_BINARY: &str = env!("CARGO_BIN_EXE_okta-signout");
+/// The program the app's desktop entry runs for a link (it hands the link to the app).
+pub const LINK_PROGRAM: &str = env!("CARGO_BIN_EXE_okta-signout-link");
 /// The app's identifier, which is also its deep-link scheme.
 pub const IDENTIFIER: &str = "com.example.oktasignout";
 /// The main window's title.

@@ -7,10 +7,11 @@
 //!   than 16 colours: the page's text is drawn). Polled every 2 ms, without asking the app.
 //! - idle memory: 3 s after the first paint, VmRSS of the main process and of it plus its
 //!   descendants (WebKit's web and network processes), and their summed PSS.
-//! - deep-link hand-off: with the app running, a second instance is started with a callback
-//!   URL as the desktop would start it; from its spawn until the first instance logged that it
-//!   finished handling the link (the log's own timestamps), and the second instance's own
-//!   lifetime (spawn to exit, checking that no second window appeared). The same through
+//! - deep-link hand-off: with the app running, the program that the app's desktop entry runs
+//!   for a link (its `Exec`: the link program) is started with a callback URL, as the desktop
+//!   would start it; from its spawn until the app logged that it finished handling the link
+//!   (the log's own timestamps), and the program's own lifetime (spawn to exit, checking that
+//!   no second window appeared). The same through a second instance of the app, and through
 //!   `xdg-open`, the path a browser takes.
 //!
 //! It prints `FIGURE<TAB>key<TAB>median<TAB>min<TAB>max<TAB>unit` lines (and progress on
@@ -229,6 +230,21 @@ impl Desktop {
                 .join("logs/okta-signout.log"),
         )
         .unwrap_or_default()
+    }
+
+    /// The program that the app's desktop entry runs for a link (the path in its `Exec`).
+    fn link_handler_program(&self) -> PathBuf {
+        let entry = self
+            .home
+            .join(".local/share/applications")
+            .join(format!("{IDENTIFIER}-handler.desktop"));
+        let entry = std::fs::read_to_string(&entry).expect("the app's desktop entry");
+        let exec = entry
+            .lines()
+            .find_map(|line| line.strip_prefix("Exec="))
+            .and_then(|exec| exec.strip_suffix(" %u"))
+            .expect("an Exec line running a program with the URL");
+        PathBuf::from(exec)
     }
 
     fn window_count(&self, title: &str) -> usize {
@@ -470,7 +486,8 @@ fn handled_at(desktop: &Desktop, state: &str) -> f64 {
     })
 }
 
-/// Hands `runs` callback links to the running app, started directly and through xdg-open.
+/// Hands `runs` callback links to the running app: through the program that the app's desktop
+/// entry runs (the link program), through a second instance of the app, and through xdg-open.
 fn hand_offs(desktop: &Desktop, app: &Subject, runs: usize) {
     let registered = |log: String| log.matches("deep-link handler registered").count();
     let earlier = registered(desktop.app_log());
@@ -485,50 +502,47 @@ fn hand_offs(desktop: &Desktop, app: &Subject, runs: usize) {
     wait_for("the app's window", || {
         (desktop.window_count(APP_TITLE) == 1).then_some(())
     });
-    let (mut hand_off, mut lifetime, mut via_xdg_open) = (Vec::new(), Vec::new(), Vec::new());
-    for run in 0..runs + 1 {
+    let entry_program = desktop.link_handler_program();
+    // Spawns `program url` and waits for it; returns (spawn → handled, spawn → exit) in ms.
+    let hand_off_with = |program: &Path, run: usize| {
         let state = format!("bench-{}-{run}", std::process::id());
         let url = format!("{IDENTIFIER}:/logout/callback?state={state}");
-        // As the desktop starts it: the binary with the URL as its only argument.
         let spawned_at = now_seconds();
         let start = Instant::now();
         let status = desktop
-            .command(&app.binary)
+            .command(program)
             .envs(app.env.iter().map(|(name, value)| (name, value)))
             .arg(&url)
             .status()
-            .expect("start the second instance");
+            .unwrap_or_else(|error| panic!("start {}: {error}", program.display()));
         let exited = start.elapsed();
-        assert!(status.success(), "the second instance failed: {status}");
+        assert!(status.success(), "{} failed: {status}", program.display());
         let handled = handled_at(desktop, &state);
         assert_eq!(
             desktop.window_count(APP_TITLE),
             1,
             "a second window appeared"
         );
+        ((handled - spawned_at) * 1e3, millis(exited))
+    };
+    let (mut hand_off, mut lifetime, mut app_instance, mut via_xdg_open) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs + 1 {
+        let (entry_hand_off, entry_lifetime) = hand_off_with(&entry_program, 3 * run);
+        let (instance_hand_off, _) = hand_off_with(&app.binary, 3 * run + 1);
+        let (xdg_open_hand_off, _) = hand_off_with(Path::new("xdg-open"), 3 * run + 2);
         if run > 0 {
-            hand_off.push((handled - spawned_at) * 1e3);
-            lifetime.push(millis(exited));
-        }
-
-        let state = format!("bench-xdg-{}-{run}", std::process::id());
-        let url = format!("{IDENTIFIER}:/logout/callback?state={state}");
-        let opened_at = now_seconds();
-        let status = desktop
-            .command("xdg-open")
-            .arg(&url)
-            .status()
-            .expect("xdg-open");
-        assert!(status.success(), "xdg-open failed: {status}");
-        let handled = handled_at(desktop, &state);
-        if run > 0 {
-            via_xdg_open.push((handled - opened_at) * 1e3);
+            hand_off.push(entry_hand_off);
+            lifetime.push(entry_lifetime);
+            app_instance.push(instance_hand_off);
+            via_xdg_open.push(xdg_open_hand_off);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     terminate(&mut first);
     report("hand_off", "ms", &mut hand_off);
-    report("hand_off.second_instance_lifetime", "ms", &mut lifetime);
+    report("hand_off.handler_lifetime", "ms", &mut lifetime);
+    report("hand_off.app_instance", "ms", &mut app_instance);
     report("hand_off.via_xdg_open", "ms", &mut via_xdg_open);
 }
 

@@ -1,0 +1,90 @@
+//! `okta-signout-link <url>`: the program the app's desktop entry runs when a browser hands
+//! the desktop a `com.example.oktasignout:` link (a sign-in or sign-out callback).
+//!
+//! It passes the link to the running app over D-Bus, making the very call that a second
+//! instance of the app would make (tauri-plugin-single-instance's `ExecuteCallback`), but
+//! without loading GTK and WebKitGTK first: that alone takes a second instance about 60 ms
+//! (BENCHMARKS.md). When the call fails (no app running, or the app is just exiting) it
+//! becomes the app, with the same command line, and the app takes it from there.
+
+#[cfg(target_os = "linux")]
+fn main() -> std::process::ExitCode {
+    linux::main()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("okta-signout-link is for Linux desktops; elsewhere the OS hands links to the app");
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::ffi::OsString;
+    use std::os::unix::process::CommandExt;
+    use std::path::Path;
+    use std::process::{Command, ExitCode};
+
+    /// The app's binary, installed beside this one.
+    const APP_BINARY: &str = "okta-signout";
+    /// The app's configuration, for its identifier: the single-instance name derives from it.
+    const TAURI_CONF: &str = include_str!("../../../tauri.conf.json");
+
+    pub fn main() -> ExitCode {
+        let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+        let app = match std::env::current_exe() {
+            Ok(path) => path.with_file_name(APP_BINARY),
+            Err(error) => {
+                eprintln!("okta-signout-link: cannot find the app: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match hand_over(&app, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(reason) => {
+                eprintln!("okta-signout-link: {reason}; starting the app with the link");
+                let error = Command::new(&app).args(&args).exec();
+                eprintln!("okta-signout-link: cannot start {}: {error}", app.display());
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    /// Hands `args` to the running app as if `app` had been started with them.
+    fn hand_over(app: &Path, args: &[OsString]) -> Result<(), String> {
+        #[derive(serde::Deserialize)]
+        struct TauriConf {
+            identifier: String,
+        }
+        let TauriConf { identifier } = serde_json::from_str(TAURI_CONF)
+            .map_err(|error| format!("tauri.conf.json: {error}"))?;
+        // The name and object path that tauri-plugin-single-instance serves on Linux.
+        let name = format!("{identifier}.SingleInstance");
+        let path = format!("/{}", name.replace('.', "/").replace('-', "_"));
+
+        let argv: Vec<String> = std::iter::once(app.as_os_str())
+            .chain(args.iter().map(OsString::as_os_str))
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let connection = zbus::blocking::Connection::session()
+            .map_err(|error| format!("no session bus: {error}"))?;
+        connection
+            .call_method(
+                Some(name.as_str()),
+                path.as_str(),
+                Some("org.SingleInstance.DBus"),
+                "ExecuteCallback",
+                &(argv, cwd.to_string_lossy().as_ref()),
+            )
+            .map_err(|error| match &error {
+                zbus::Error::MethodError(name, ..)
+                    if name.as_str() == "org.freedesktop.DBus.Error.ServiceUnknown" =>
+                {
+                    "the app is not running".to_owned()
+                }
+                _ => format!("the running app did not take the link ({error})"),
+            })?;
+        Ok(())
+    }
+}

@@ -13,10 +13,11 @@ use tauri_plugin_deep_link::DeepLinkExt;
 
 use session::AppSession;
 
-/// Starts the app. A second instance started by the desktop with a deep link forwards the
-/// link to the first one and exits before it opens a window.
+/// Starts the app. A second instance (started with a deep link from a terminal, or by an old
+/// desktop entry; the current one runs `okta-signout-link`) forwards its command line to the
+/// first one and exits before it opens a window.
 pub fn run() {
-    let attempts = hand_off::attempts_so_far();
+    let attempts = hand_off::take_attempts();
     let result = tauri::Builder::default()
         // Registered first: a second instance must hand its URL over before anything else runs.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {

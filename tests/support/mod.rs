@@ -120,8 +120,9 @@ impl Desktop {
         )
         .unwrap();
 
-        // -noreset: by default the server resets when its last client leaves, and an app
-        // starting at that moment (a restart) may fail to open the display.
+        // -noreset: by default the server resets when its last client leaves, and that reset
+        // drops a client still connecting (xorg/xserver#1102): an app restarting at that
+        // moment fails with "Failed to initialize GTK".
         let (xvfb, display) = spawn_reporting(
             Command::new("Xvfb").args([
                 "-displayfd",

@@ -16,7 +16,8 @@
 //!
 //! It prints `FIGURE<TAB>key<TAB>median<TAB>min<TAB>max<TAB>unit` lines (and progress on
 //! stderr). Usage:
-//! `desktop-bench --app BIN --bare BIN --mock-okta BIN [--runs N]`
+//! `desktop-bench --app BIN --bare BIN --mock-okta BIN [--runs N] [--variant KEY=BIN]...`
+//! (`--variant`: another program launched in the same rotation, for cold start and memory)
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -38,11 +39,15 @@ struct Options {
     bare: PathBuf,
     mock_okta: PathBuf,
     runs: usize,
+    /// Further programs launched in the same rotation for their cold start and memory only
+    /// (variants of the bare window that add one app feature at a time).
+    variants: Vec<(String, PathBuf)>,
 }
 
 fn options() -> Options {
     let mut args = std::env::args().skip(1);
     let (mut app, mut bare, mut mock_okta, mut runs) = (None, None, None, 7);
+    let mut variants = Vec::new();
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -53,6 +58,13 @@ fn options() -> Options {
             "--bare" => bare = Some(absolute(&value())),
             "--mock-okta" => mock_okta = Some(absolute(&value())),
             "--runs" => runs = value().parse().unwrap_or_else(|_| usage("--runs N")),
+            "--variant" => {
+                let value = value();
+                let (key, binary) = value
+                    .split_once('=')
+                    .unwrap_or_else(|| usage("--variant KEY=BIN"));
+                variants.push((key.to_owned(), absolute(binary)));
+            }
             other => usage(&format!("unknown argument {other}")),
         }
     }
@@ -61,11 +73,12 @@ fn options() -> Options {
         bare: bare.unwrap_or_else(|| usage("--bare is required")),
         mock_okta: mock_okta.unwrap_or_else(|| usage("--mock-okta is required")),
         runs,
+        variants,
     }
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("desktop-bench: {problem}\nusage: desktop-bench --app BIN --bare BIN --mock-okta BIN [--runs N]");
+    eprintln!("desktop-bench: {problem}\nusage: desktop-bench --app BIN --bare BIN --mock-okta BIN [--runs N] [--variant KEY=BIN]...");
     std::process::exit(2)
 }
 
@@ -233,7 +246,7 @@ impl Desktop {
     }
 
     /// The program that the app's desktop entry runs for a link (the path in its `Exec`).
-    fn link_handler_program(&self) -> PathBuf {
+    fn entry_program(&self) -> PathBuf {
         let entry = self
             .home
             .join(".local/share/applications")
@@ -340,7 +353,7 @@ impl Screen {
 
 /// One program to launch, with its extra environment.
 struct Subject {
-    key: &'static str,
+    key: String,
     binary: PathBuf,
     env: Vec<(String, String)>,
 }
@@ -502,21 +515,33 @@ fn hand_offs(desktop: &Desktop, app: &Subject, runs: usize) {
     wait_for("the app's window", || {
         (desktop.window_count(APP_TITLE) == 1).then_some(())
     });
-    let entry_program = desktop.link_handler_program();
+    let entry_program = desktop.entry_program();
     // Spawns `program url` and waits for it; returns (spawn → handled, spawn → exit) in ms.
+    // The link program says on stderr when it falls back to starting the app, which would
+    // time the slow path: anything on stderr stops the bench.
     let hand_off_with = |program: &Path, run: usize| {
         let state = format!("bench-{}-{run}", std::process::id());
         let url = format!("{IDENTIFIER}:/logout/callback?state={state}");
         let spawned_at = now_seconds();
         let start = Instant::now();
-        let status = desktop
+        let output = desktop
             .command(program)
             .envs(app.env.iter().map(|(name, value)| (name, value)))
             .arg(&url)
-            .status()
+            .stderr(Stdio::piped())
+            .output()
             .unwrap_or_else(|error| panic!("start {}: {error}", program.display()));
         let exited = start.elapsed();
-        assert!(status.success(), "{} failed: {status}", program.display());
+        assert!(
+            output.status.success(),
+            "{} failed: {}",
+            program.display(),
+            output.status
+        );
+        if program == entry_program {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.is_empty(), "the link program fell back: {stderr}");
+        }
         let handled = handled_at(desktop, &state);
         assert_eq!(
             desktop.window_count(APP_TITLE),
@@ -541,7 +566,7 @@ fn hand_offs(desktop: &Desktop, app: &Subject, runs: usize) {
     }
     terminate(&mut first);
     report("hand_off", "ms", &mut hand_off);
-    report("hand_off.handler_lifetime", "ms", &mut lifetime);
+    report("hand_off.link_program_lifetime", "ms", &mut lifetime);
     report("hand_off.app_instance", "ms", &mut app_instance);
     report("hand_off.via_xdg_open", "ms", &mut via_xdg_open);
 }
@@ -583,23 +608,28 @@ fn main() {
             ca_path.display().to_string(),
         ),
     ];
-    let subjects = [
+    let mut subjects = vec![
         Subject {
-            key: "bare",
+            key: "bare".to_owned(),
             binary: options.bare.clone(),
             env: Vec::new(),
         },
         Subject {
-            key: "app",
+            key: "app".to_owned(),
             binary: options.app.clone(),
             env: configured,
         },
         Subject {
-            key: "app_demo",
+            key: "app_demo".to_owned(),
             binary: options.app.clone(),
             env: Vec::new(),
         },
     ];
+    subjects.extend(options.variants.iter().map(|(key, binary)| Subject {
+        key: key.clone(),
+        binary: binary.clone(),
+        env: Vec::new(),
+    }));
     let mut screen = Screen::default();
     let mut launches: Vec<Vec<Launch>> = subjects.iter().map(|_| Vec::new()).collect();
     // One warm-up launch each (first start in a fresh HOME, cold page cache), then alternately.

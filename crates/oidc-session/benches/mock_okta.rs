@@ -51,15 +51,17 @@ async fn start_to_discovery(binary: &str) -> f64 {
         .arg(&ca_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
         .spawn()
         .unwrap_or_else(|error| panic!("start {binary}: {error}"));
     let mut client = None;
     let elapsed = loop {
-        assert!(
-            start.elapsed() < LIMIT,
-            "mock-okta never answered discovery"
-        );
+        let exited = child.try_wait().unwrap();
+        if exited.is_some() || start.elapsed() > LIMIT {
+            let _ = child.kill();
+            let output = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+            panic!("mock-okta never answered discovery (exit: {exited:?}); it wrote:\n{output}");
+        }
         // The CA certificate is written once mock-okta listens.
         if client.is_none() {
             client = std::fs::read(&ca_path)

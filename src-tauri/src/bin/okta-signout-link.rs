@@ -25,21 +25,29 @@ mod linux {
     use std::path::Path;
     use std::process::{Command, ExitCode};
 
-    /// The app's binary, installed beside this one.
-    const APP_BINARY: &str = "okta-signout";
-    /// The app's configuration, for its identifier: the single-instance name derives from it.
+    /// The app's configuration: its identifier (the single-instance name derives from it) and
+    /// the name of its binary, installed beside this one.
     const TAURI_CONF: &str = include_str!("../../../tauri.conf.json");
+
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct TauriConf {
+        identifier: String,
+        main_binary_name: String,
+    }
 
     pub fn main() -> ExitCode {
         let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+        let conf: TauriConf =
+            serde_json::from_str(TAURI_CONF).expect("tauri.conf.json, checked by the tests");
         let app = match std::env::current_exe() {
-            Ok(path) => path.with_file_name(APP_BINARY),
+            Ok(path) => path.with_file_name(&conf.main_binary_name),
             Err(error) => {
                 eprintln!("okta-signout-link: cannot find the app: {error}");
                 return ExitCode::FAILURE;
             }
         };
-        match hand_over(&app, &args) {
+        match hand_over(&conf.identifier, &app, &args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(reason) => {
                 eprintln!("okta-signout-link: {reason}; starting the app with the link");
@@ -50,14 +58,8 @@ mod linux {
         }
     }
 
-    /// Hands `args` to the running app as if `app` had been started with them.
-    fn hand_over(app: &Path, args: &[OsString]) -> Result<(), String> {
-        #[derive(serde::Deserialize)]
-        struct TauriConf {
-            identifier: String,
-        }
-        let TauriConf { identifier } = serde_json::from_str(TAURI_CONF)
-            .map_err(|error| format!("tauri.conf.json: {error}"))?;
+    /// Hands `args` to the running app `identifier` as if `app` had been started with them.
+    fn hand_over(identifier: &str, app: &Path, args: &[OsString]) -> Result<(), String> {
         // The name and object path that tauri-plugin-single-instance serves on Linux.
         let name = format!("{identifier}.SingleInstance");
         let path = format!("/{}", name.replace('.', "/").replace('-', "_"));

@@ -82,13 +82,11 @@ fn a_second_instance_of_the_app_hands_its_link_to_the_running_one() {
 fn the_link_program_hands_a_link_over_without_starting_the_app() {
     let desktop = Desktop::start();
     let _app = desktop.launch_app(&[]);
-    let entry = desktop.wait_for_log("deep-link handler registered", LIMIT);
-    let entry = std::fs::read_to_string(entry.rsplit_once("entry=").unwrap().1).unwrap();
+    desktop.wait_for_log("deep-link handler registered", LIMIT);
     // The app writes the path it finds itself at, links resolved.
-    let link_program = std::fs::canonicalize(LINK_PROGRAM).unwrap();
-    assert!(
-        entry.contains(&format!("\nExec={} %u\n", link_program.display())),
-        "the desktop entry does not run the link program:\n{entry}"
+    assert_eq!(
+        desktop.link_entry_program(),
+        std::fs::canonicalize(LINK_PROGRAM).unwrap()
     );
     let url = format!("{IDENTIFIER}:/logout/callback?state=link-program");
 

@@ -1,8 +1,9 @@
 //! Sign-in end to end: the real app, in a real (virtual) window, signs in to a mock-okta that
 //! the test runs, through the person's browser (mock-okta-browser, installed as the desktop's
 //! browser, so the app's opener goes through `xdg-open`) and back through the real Linux
-//! deep-link path (`gio open` / `xdg-open` → the app's `.desktop` entry → a second instance →
-//! single-instance forwarding).
+//! deep-link path: `gio open` (like Firefox) or `xdg-open` (like Chromium) → the app's
+//! `.desktop` entry → the link program, or a second instance of the app where the app is
+//! installed alone → the running app's single-instance D-Bus name.
 
 mod support;
 
@@ -20,9 +21,15 @@ async fn start_mock() -> MockOkta {
         .expect("start mock-okta")
 }
 
-/// A desktop whose browser and app both use `mock`.
+/// A desktop whose browser and app both use `mock`. Where the browser hands links over like
+/// Chromium (`xdg-open`), the app is installed alone, so its desktop entry starts a second
+/// instance of the app for each link; elsewhere the entry runs the link program. So both ways
+/// a link reaches the running app are covered by whole flows.
 fn desktop_for(mock: &MockOkta, hand_off: HandOff) -> Desktop {
     let mut desktop = Desktop::start();
+    if hand_off == HandOff::XdgOpen {
+        desktop.install_app_alone();
+    }
     let ca_file = desktop.install_browser(mock.ca_certificate_pem(), hand_off);
     desktop.set_env("OKTA_SIGNOUT_ISSUER", mock.issuer().as_str());
     desktop.set_env("OKTA_SIGNOUT_CLIENT_ID", mock_okta::DEMO_CLIENT_ID);
@@ -186,6 +193,10 @@ async fn signs_in_through_the_browser_handing_back_with_gio_open() {
     driver.screenshot("session-signed-in").await;
     desktop.wait_for_browser_log("how=Gio", LIMIT);
     desktop.wait_for_log("callback accepted", LIMIT);
+    assert_eq!(
+        desktop.link_entry_program(),
+        std::fs::canonicalize(support::LINK_PROGRAM).unwrap()
+    );
     assert_no_token_reached_the_window(&desktop, &driver).await;
 }
 
@@ -197,6 +208,11 @@ async fn signs_in_through_the_browser_handing_back_with_xdg_open() {
     sign_in_through_the_window(&mock, &desktop, &driver).await;
     desktop.wait_for_browser_log("how=XdgOpen", LIMIT);
     desktop.wait_for_log("callback accepted", LIMIT);
+    // The entry ran a second instance of the app, which handed the callback over.
+    assert_eq!(
+        desktop.link_entry_program(),
+        std::fs::canonicalize(desktop.app_binary()).unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

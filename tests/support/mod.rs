@@ -104,6 +104,8 @@ pub struct Desktop {
     env: Vec<(String, OsString)>,
     xvfb: Child,
     bus: Child,
+    /// The app binary this desktop runs (see [`Desktop::install_app_alone`]).
+    app_binary: PathBuf,
 }
 
 impl Desktop {
@@ -145,6 +147,7 @@ impl Desktop {
             display: format!(":{display}"),
             bus_address,
             env: Vec::new(),
+            app_binary: PathBuf::from(APP_BINARY),
             xvfb,
             bus,
         };
@@ -154,6 +157,41 @@ impl Desktop {
 
     pub fn home(&self) -> &Path {
         self.home.path()
+    }
+
+    /// Runs the app from a directory of its own, without the link program beside it, as an
+    /// AppImage or a copy of the app alone is installed. Its desktop entry then runs the app
+    /// itself: a link arrives through a second instance of the app, which forwards it to the
+    /// running one with single-instance.
+    pub fn install_app_alone(&mut self) {
+        let directory = self.home().join("app");
+        std::fs::create_dir(&directory).unwrap();
+        let binary = directory.join(Path::new(APP_BINARY).file_name().unwrap());
+        // A hard link costs nothing; another file system needs a copy.
+        if std::fs::hard_link(APP_BINARY, &binary).is_err() {
+            std::fs::copy(APP_BINARY, &binary).unwrap();
+        }
+        self.app_binary = binary;
+    }
+
+    /// The app binary this desktop runs.
+    pub fn app_binary(&self) -> &Path {
+        &self.app_binary
+    }
+
+    /// The program that the app's desktop entry for its links runs (its `Exec`).
+    pub fn link_entry_program(&self) -> PathBuf {
+        let entry = self
+            .home()
+            .join(".local/share/applications")
+            .join(format!("{IDENTIFIER}-handler.desktop"));
+        let entry = std::fs::read_to_string(entry).expect("the app's desktop entry");
+        entry
+            .lines()
+            .find_map(|line| line.strip_prefix("Exec="))
+            .and_then(|exec| exec.strip_suffix(" %u"))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| panic!("no Exec line running one program with the URL:\n{entry}"))
     }
 
     /// The address of this desktop's session bus.
@@ -304,7 +342,7 @@ impl Desktop {
     /// Starts the app directly (no WebDriver).
     pub fn launch_app(&self, args: &[&str]) -> AppProcess {
         let child = self
-            .command(APP_BINARY)
+            .command(&self.app_binary)
             .args(args)
             .stdin(Stdio::null())
             .spawn()
@@ -341,7 +379,7 @@ impl Desktop {
 
     /// PIDs of the app's processes running in this desktop (tests run side by side).
     pub fn app_pids(&self) -> Vec<u32> {
-        let binary = std::fs::canonicalize(APP_BINARY).unwrap();
+        let binary = std::fs::canonicalize(&self.app_binary).unwrap();
         // Cargo replaces target/debug/okta-signout whenever another build of it is linked there
         // (scripts/run's `cargo run` builds without the tests' dev-dependency features); a
         // process started from the replaced file then shows `<path> (deleted)` as its exe.
@@ -563,7 +601,7 @@ impl Driver {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "tauri:options".into(),
-            serde_json::json!({ "application": APP_BINARY }),
+            serde_json::json!({ "application": desktop.app_binary }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         // WebKitWebDriver waits forever for an app that died while starting.

@@ -1,7 +1,7 @@
 use mock_okta::browser::Browser;
 use mock_okta::{token_fingerprint, Faults, DEMO_CLIENT_ID, DEMO_USERNAME};
 
-use crate::{get_json, http, logout_params, logout_url, post_form, signed_in_tokens, start};
+use crate::{get_json, http, post_form, sign_out_in, signed_in_tokens, start};
 
 async fn get(mock: &mock_okta::MockOkta, path: &str) -> serde_json::Value {
     get_json(mock, mock.admin_url().join(path).unwrap()).await
@@ -79,13 +79,7 @@ async fn admin_api_shows_sessions_tokens_revocations_and_logouts() {
         .clone();
     assert_eq!(access_now["state"], "revoked");
 
-    browser
-        .open(logout_url(
-            &mock,
-            &logout_params(tokens.id_token.as_deref().unwrap(), "st"),
-        ))
-        .await
-        .unwrap();
+    sign_out_in(&browser, &mock, &tokens, "st").await;
     let events = get(&mock, "logout-events").await;
     assert_eq!(events[0]["had_session"], true);
     assert_eq!(events[0]["state"], "st");

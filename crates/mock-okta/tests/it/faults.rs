@@ -4,7 +4,7 @@ use mock_okta::browser::{Browser, Landing};
 use mock_okta::{Endpoint, EndpointFault, Faults, LogoutOutcome, TokenState, DEMO_CLIENT_ID};
 
 use crate::{
-    authorize_url, http, logout_params, logout_url, pkce, post_form, signed_in_tokens, start,
+    authorize_url, http, logout_url, pkce, post_form, sign_out_in, signed_in_tokens, start,
 };
 
 /// A request that reaches `endpoint`'s route (the fault answers before any validation).
@@ -130,13 +130,7 @@ async fn logout_error_page_fault_always_shows_the_400_page() {
     let browser = Browser::for_mock(&mock).unwrap();
     let tokens = signed_in_tokens(&mock, &browser).await;
     mock.update_faults(|faults| faults.logout_error_page = true);
-    let landing = browser
-        .open(logout_url(
-            &mock,
-            &logout_params(tokens.id_token.as_deref().unwrap(), "s"),
-        ))
-        .await
-        .unwrap();
+    let landing = sign_out_in(&browser, &mock, &tokens, "s").await;
     assert!(
         matches!(landing, Landing::Page { status: 400, .. }),
         "{landing:?}"
@@ -151,13 +145,7 @@ async fn never_redirecting_logout_ends_the_session_on_a_dead_end_page() {
     let browser = Browser::for_mock(&mock).unwrap();
     let tokens = signed_in_tokens(&mock, &browser).await;
     mock.update_faults(|faults| faults.logout_never_redirects = true);
-    let landing = browser
-        .open(logout_url(
-            &mock,
-            &logout_params(tokens.id_token.as_deref().unwrap(), "s"),
-        ))
-        .await
-        .unwrap();
+    let landing = sign_out_in(&browser, &mock, &tokens, "s").await;
     let Landing::Page { status, body } = landing else {
         panic!("{landing:?}")
     };

@@ -7,8 +7,8 @@ use mock_okta::{
 use reqwest::header::{LOCATION, SET_COOKIE};
 
 use crate::{
-    http, logout_params, logout_url, query_param, signed_in_tokens, start, FORGER_KEY_PEM,
-    SIGNING_KEY_PEM,
+    http, logout_params, logout_url, query_param, sign_out_in, signed_in_tokens, start,
+    FORGER_KEY_PEM, SIGNING_KEY_PEM,
 };
 
 /// A browser with an Okta session and the ID token of that sign-in.
@@ -113,13 +113,7 @@ async fn valid_logout_ends_the_session_clears_the_cookie_and_redirects_with_stat
 async fn the_browser_lands_on_the_app_and_its_session_is_gone() {
     let mock = start().await;
     let (mut browser, tokens) = signed_in(&mock).await;
-    let landing = browser
-        .open(logout_url(
-            &mock,
-            &logout_params(tokens.id_token.as_deref().unwrap(), "s1"),
-        ))
-        .await
-        .unwrap();
+    let landing = sign_out_in(&browser, &mock, &tokens, "s1").await;
     let Landing::AppRedirect(url) = landing else {
         panic!("{landing:?}")
     };
@@ -294,13 +288,7 @@ async fn logout_without_a_session_still_redirects() {
     let mock = start().await;
     let (_, tokens) = signed_in(&mock).await;
     let stranger = Browser::for_mock(&mock).unwrap();
-    let landing = stranger
-        .open(logout_url(
-            &mock,
-            &logout_params(tokens.id_token.as_deref().unwrap(), "s2"),
-        ))
-        .await
-        .unwrap();
+    let landing = sign_out_in(&stranger, &mock, &tokens, "s2").await;
     assert!(
         matches!(landing, Landing::AppRedirect(ref url) if url.as_str().ends_with("state=s2")),
         "{landing:?}"

@@ -226,3 +226,31 @@ pub fn logout_params<'a>(id_token: &'a str, state: &'a str) -> [(&'a str, &'a st
         ("state", state),
     ]
 }
+
+/// Opens the end-session request for `tokens`' ID token with `state` in `browser`.
+pub async fn sign_out_in(
+    browser: &Browser,
+    mock: &MockOkta,
+    tokens: &TokenResponse,
+    state: &str,
+) -> Landing {
+    let id_token = tokens.id_token.as_deref().expect("an ID token");
+    browser
+        .open(logout_url(mock, &logout_params(id_token, state)))
+        .await
+        .unwrap()
+}
+
+/// Redeems `refresh_token` at the default server's token endpoint as the demo client.
+pub async fn refresh(mock: &MockOkta, refresh_token: &str) -> reqwest::Response {
+    post_form(
+        mock,
+        "oauth2/default/v1/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", DEMO_CLIENT_ID),
+        ],
+    )
+    .await
+}

@@ -63,16 +63,7 @@ async fn revoking_a_refresh_token_revokes_its_access_tokens_and_they_stop_workin
         TokenState::Revoked
     );
 
-    let refreshed = post_form(
-        &mock,
-        "oauth2/default/v1/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", DEMO_CLIENT_ID),
-        ],
-    )
-    .await;
+    let refreshed = crate::refresh(&mock, &refresh).await;
     assert_eq!(oauth_error(refreshed).await.1, "invalid_grant");
     for token in [&refresh, &tokens.access_token] {
         let introspection: serde_json::Value = post_form(
@@ -131,16 +122,7 @@ async fn revoking_an_access_token_leaves_the_refresh_token_alive() {
         .await
         .unwrap();
     assert_eq!(userinfo.status(), 401);
-    let refreshed = post_form(
-        &mock,
-        "oauth2/default/v1/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", DEMO_CLIENT_ID),
-        ],
-    )
-    .await;
+    let refreshed = crate::refresh(&mock, &refresh).await;
     assert_eq!(refreshed.status(), 200);
 }
 

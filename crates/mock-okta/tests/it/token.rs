@@ -7,7 +7,7 @@ use mock_okta::{
 
 use crate::{
     authorize_url, exchange_code, expect_app_redirect, http, oauth_error, pkce, post_form,
-    query_param, sign_in, signed_in_tokens, start, start_with, TokenResponse,
+    query_param, refresh, sign_in, signed_in_tokens, start, start_with, TokenResponse,
 };
 
 async fn jwks(mock: &mock_okta::MockOkta) -> JwkSet {
@@ -297,19 +297,6 @@ async fn confidential_clients_authenticate_with_basic_or_post() {
         .await
         .unwrap();
     assert_eq!(oauth_error(no_secret).await.1, "invalid_client");
-}
-
-async fn refresh(mock: &mock_okta::MockOkta, refresh_token: &str) -> reqwest::Response {
-    post_form(
-        mock,
-        "oauth2/default/v1/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", DEMO_CLIENT_ID),
-        ],
-    )
-    .await
 }
 
 #[tokio::test]

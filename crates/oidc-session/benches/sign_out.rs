@@ -2,7 +2,9 @@
 //! gone (`changed(SignedOut { signing_out: true })`: keychain entry deleted, tokens zeroized),
 //! against the floor of one raw keychain delete of an equally sized secret on the same Secret
 //! Service, measured alternately in the same run. mock-okta's revoke hangs, so the network
-//! steps that follow cannot interfere. The local steps are also timed one by one.
+//! steps that follow cannot interfere. Also timed: the click until the tokens are queued for
+//! revocation (after the app session is gone), the journal write that runs alongside the
+//! delete, and the staging write that sign-in and refresh pay so that the click need not.
 //!
 //! Needs a Secret Service: `scripts/with-keyring cargo bench -p oidc-session --bench sign_out`.
 //! `BENCH_RUNS` sets the number of runs (default 20).
@@ -17,15 +19,31 @@ use mock_okta::MockOkta;
 use oidc_session::journal::JournalRecord;
 use oidc_session::vault::{PendingSignOut, TokenKind};
 use oidc_session::{
-    Journal, Sensitive, SessionEvents, SessionView, SignOutMode, SignOutOutcome, TokenVault,
+    Journal, Sensitive, SessionEvents, SessionView, SignOutMode, SignOutOutcome, SignOutStep,
+    TokenVault,
 };
 use support::{millis_since, report, Client, SCHEME};
 use tokio::sync::mpsc;
 
-/// Notes when the core reports that the app session is gone.
-struct SessionGone(Mutex<mpsc::UnboundedSender<Instant>>);
+/// The moments of a sign-out's local part.
+#[derive(Debug, PartialEq)]
+enum Moment {
+    /// The core reports the app session gone.
+    SessionGone,
+    /// The sign-out's journal says its tokens are queued for revocation.
+    TokensQueued,
+}
 
-impl SessionEvents for SessionGone {
+/// Notes the [`Moment`]s as the core reports them.
+struct LocalSteps(Mutex<mpsc::UnboundedSender<(Moment, Instant)>>);
+
+impl LocalSteps {
+    fn note(&self, moment: Moment) {
+        let _ = self.0.lock().unwrap().send((moment, Instant::now()));
+    }
+}
+
+impl SessionEvents for LocalSteps {
     fn changed(&self, view: &SessionView) {
         if matches!(
             view,
@@ -34,11 +52,17 @@ impl SessionEvents for SessionGone {
                 ..
             }
         ) {
-            let _ = self.0.lock().unwrap().send(Instant::now());
+            self.note(Moment::SessionGone);
         }
     }
 
     fn signed_out(&self, _outcome: &SignOutOutcome) {}
+
+    fn sign_out_step(&self, step: SignOutStep) {
+        if step == SignOutStep::LocalDone {
+            self.note(Moment::TokensQueued);
+        }
+    }
 }
 
 /// Runs `operation` on a blocking thread, as the core runs keychain calls, and times the call
@@ -73,20 +97,25 @@ async fn main() {
     mock.update_faults(|faults| faults.revoke.latency_ms = 3_600_000);
     let store = keyring_core::get_default_store().expect("the platform store");
     let data_dir = tempfile::tempdir().unwrap();
-    let (gone_sender, mut gone) = mpsc::unbounded_channel();
+    let (moments_sender, mut moments) = mpsc::unbounded_channel();
     let mut client = Client::new(
         &mock,
         vault.clone(),
         data_dir.path(),
-        Arc::new(SessionGone(Mutex::new(gone_sender))),
+        Arc::new(LocalSteps(Mutex::new(moments_sender))),
     );
     let floor_entry = Arc::new(Entry::new_in_store(&store, &service, "raw-delete-floor").unwrap());
     let session_entry = Entry::new_in_store(&store, &service, "session").unwrap();
     let scratch_journal = Journal::in_dir(&data_dir.path().join("scratch"));
+    let mut next_moment = async || {
+        tokio::time::timeout(Duration::from_secs(30), moments.recv())
+            .await
+            .expect("the sign-out goes on")
+            .unwrap()
+    };
 
-    let (mut local, mut floor) = (Vec::new(), Vec::new());
-    let (mut journal_writes, mut keychain_writes, mut keychain_deletes) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut local, mut floor, mut queued) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut journal_writes, mut staging_writes) = (Vec::new(), Vec::new());
     let mut secret_length = 0;
     // Two warm-up runs, then the measured ones.
     for run in 0..runs + 2 {
@@ -100,26 +129,27 @@ async fn main() {
         let entry = floor_entry.clone();
         let floor_ms = timed_blocking(move || entry.delete_credential().unwrap()).await;
 
-        // The click: sign_out until the core reports the app session gone.
-        while gone.try_recv().is_ok() {}
+        // The click: sign_out until the core reports the app session gone, then until the
+        // tokens are queued.
         let manager = client.manager.clone();
         let start = Instant::now();
         let sign_out = tokio::spawn(async move { manager.sign_out(SignOutMode::Full).await });
-        let gone_at = tokio::time::timeout(Duration::from_secs(30), gone.recv())
-            .await
-            .expect("the app session ends")
-            .unwrap();
+        let (moment, gone_at) = next_moment().await;
+        assert_eq!(moment, Moment::SessionGone);
         let local_ms = gone_at.duration_since(start).as_secs_f64() * 1e3;
         assert!(
             vault.load().unwrap().is_none(),
             "the session left the keychain"
         );
+        let (moment, queued_at) = next_moment().await;
+        assert_eq!(moment, Moment::TokensQueued);
+        let queued_ms = queued_at.duration_since(start).as_secs_f64() * 1e3;
         client.manager.cancel();
         sign_out.await.unwrap().unwrap();
         vault.delete_pending().unwrap();
 
-        // The local part's steps one by one: the journal record (written and synced before
-        // anything changes), the pending-revocation entry's write, the session entry's delete.
+        // Alone: the journal record (written while the session entry is deleted) and the
+        // write that stages a new session's tokens at sign-in.
         let journal_ms = {
             let start = Instant::now();
             scratch_journal
@@ -127,38 +157,33 @@ async fn main() {
                 .unwrap();
             millis_since(start)
         };
-        let pending = PendingSignOut {
-            to_revoke: vec![
+        let staged = PendingSignOut {
+            staged: vec![
                 (TokenKind::RefreshToken, Sensitive::new("r".repeat(40))),
                 (
                     TokenKind::AccessToken,
                     Sensitive::new("a".repeat(secret_length / 2)),
                 ),
             ],
-            id_token: Some(Sensitive::new("i".repeat(secret_length / 2))),
+            ..PendingSignOut::default()
         };
         let writer = vault.clone();
-        let write_ms = timed_blocking(move || writer.save_pending(&pending).unwrap()).await;
-        let deleter = vault.clone();
-        let delete_ms = timed_blocking(move || deleter.delete_pending().unwrap()).await;
+        let staging_ms = timed_blocking(move || writer.save_pending(&staged).unwrap()).await;
+        vault.delete_pending().unwrap();
 
         if run >= 2 {
             local.push(local_ms);
             floor.push(floor_ms);
+            queued.push(queued_ms);
             journal_writes.push(journal_ms);
-            keychain_writes.push(write_ms);
-            keychain_deletes.push(delete_ms);
+            staging_writes.push(staging_ms);
         }
     }
     eprintln!("session secret: {secret_length} bytes; {runs} runs");
     report("local_sign_out", "ms", &mut local);
     report("raw_keychain_delete", "ms", &mut floor);
+    report("local_sign_out.tokens_queued", "ms", &mut queued);
     report("local_sign_out.journal_write", "ms", &mut journal_writes);
-    report("local_sign_out.keychain_write", "ms", &mut keychain_writes);
-    report(
-        "local_sign_out.keychain_delete",
-        "ms",
-        &mut keychain_deletes,
-    );
+    report("sign_in.staging_write", "ms", &mut staging_writes);
     mock.shutdown().await;
 }

@@ -2,6 +2,7 @@
 //! browser, keeps the tokens in the keychain and in memory, restores the session at start,
 //! and reports every change as a [`SessionView`] that holds claims only, never a token.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -20,6 +21,7 @@ use crate::journal::{Journal, SignOutStep};
 use crate::provider::{http_client, Provider, DEFAULT_REQUEST_TIMEOUT};
 use crate::tokens::{unix_seconds, StoredSession, UserClaims};
 use crate::vault::{TokenVault, VaultError};
+use sign_out::revocable;
 
 /// Refresh an access token that expires within this margin, rather than hand out one that
 /// dies in flight.
@@ -260,15 +262,44 @@ impl SessionManager {
         Ok(provider)
     }
 
-    /// Runs `operation` on the keychain off the async threads (keychain calls block).
-    async fn with_vault<T: Send + 'static>(
-        &self,
-        operation: impl FnOnce(&TokenVault) -> Result<T, VaultError> + Send + 'static,
-    ) -> Result<T, VaultError> {
+    /// Runs `operation` on the keychain off the async threads (keychain calls block). It
+    /// starts at once, so that the caller can do other work before awaiting it.
+    fn with_vault<T, F>(&self, operation: F) -> impl Future<Output = Result<T, VaultError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&TokenVault) -> Result<T, VaultError> + Send + 'static,
+    {
         let vault = self.vault.clone();
-        tokio::task::spawn_blocking(move || operation(&vault))
-            .await
-            .expect("a keychain call panicked")
+        let running = tokio::task::spawn_blocking(move || operation(&vault));
+        async move { running.await.expect("a keychain call panicked") }
+    }
+
+    /// Stores `session`, its revocable tokens staged first (see [`crate::vault::PendingSignOut::staged`]).
+    /// Staged tokens it replaces are queued for revocation, except those a refresh replaced:
+    /// such tokens were never revoked, and revoking a rotated refresh token could end the
+    /// access token just issued with it.
+    async fn store(&self, session: &StoredSession, refreshed: bool) -> Result<(), VaultError> {
+        let session = session.clone();
+        let _guard = self.revocations.lock().await;
+        let queued = self
+            .with_vault(move |vault| {
+                let live = revocable(&session.tokens);
+                let queued = vault.update_pending(|pending| {
+                    if refreshed {
+                        pending.staged = live;
+                        false
+                    } else {
+                        pending.stage(live)
+                    }
+                })?;
+                vault.save(&session)?;
+                Ok(queued)
+            })
+            .await?;
+        if queued {
+            self.revocations_queued.notify_one();
+        }
+        Ok(())
     }
 
     /// Picks up the session stored in the keychain: an expired access token is refreshed; a
@@ -288,6 +319,19 @@ impl SessionManager {
             }
             Err(error) => return Err(error.into()),
         };
+        // The staged tokens follow the stored session: those of a session that is gone (a
+        // sign-out cut short after its delete) are queued for revocation.
+        let live = stored
+            .as_ref()
+            .map_or_else(Vec::new, |session| revocable(&session.tokens));
+        let queued = {
+            let _guard = self.revocations.lock().await;
+            self.with_vault(move |vault| vault.update_pending(|pending| pending.stage(live)))
+                .await?
+        };
+        if queued {
+            self.revocations_queued.notify_one();
+        }
         let Some(mut session) = stored else {
             return Ok(self.view());
         };
@@ -322,8 +366,7 @@ impl SessionManager {
             user: user.unwrap_or_else(|| session.user.clone()),
             signed_in_at: session.signed_in_at,
         };
-        let to_store = refreshed.clone();
-        self.with_vault(move |vault| vault.save(&to_store)).await?;
+        self.store(&refreshed, true).await?;
         tracing::info!("tokens refreshed");
         Ok(refreshed)
     }
@@ -406,8 +449,7 @@ impl SessionManager {
             user,
             signed_in_at: SystemTime::now(),
         };
-        let to_store = session.clone();
-        self.with_vault(move |vault| vault.save(&to_store)).await?;
+        self.store(&session, false).await?;
         Ok(session)
     }
 

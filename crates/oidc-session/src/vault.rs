@@ -13,8 +13,9 @@ use crate::tokens::{from_unix_seconds, unix_seconds, SessionTokens, StoredSessio
 
 /// The keychain entry's user name for the signed-in session.
 const SESSION_ENTRY: &str = "session";
-/// The keychain entry's user name for what an unfinished sign-out still needs: the tokens to
-/// revoke and the ID token for Okta's end-session request.
+/// The keychain entry's user name for the revocable tokens: those an unfinished sign-out still
+/// has to revoke (with the ID token for Okta's end-session request), and a copy of the live
+/// session's, staged for its sign-out.
 const PENDING_ENTRY: &str = "pending-revocation";
 
 /// Why the keychain could not be used.
@@ -56,22 +57,58 @@ struct Record {
     user: UserClaims,
 }
 
-/// What a sign-out still has to do with the old session's tokens.
-#[derive(Debug, Clone, Default)]
+/// A revocable token and its kind.
+pub type RevocableToken = (TokenKind, Sensitive<String>);
+
+/// What a sign-out still has to do with the old sessions' tokens, and the live session's
+/// tokens staged for its own sign-out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PendingSignOut {
     /// Tokens still to revoke, refresh token first.
-    pub to_revoke: Vec<(TokenKind, Sensitive<String>)>,
+    pub to_revoke: Vec<RevocableToken>,
     /// The ID token, the `id_token_hint` of Okta's end-session request.
     pub id_token: Option<Sensitive<String>>,
+    /// The stored session's revocable tokens. They are written here before the session entry,
+    /// so that a sign-out only has to delete that entry to end the app session at once: from
+    /// then on, staged tokens without a session are queued for revocation, even after a crash.
+    pub staged: Vec<RevocableToken>,
 }
 
 impl PendingSignOut {
-    /// Adds `addition`'s tokens to revoke; its ID token, if any, replaces this one's.
+    /// Queues `addition`'s tokens for revocation (once each, and no longer staged); its ID
+    /// token, if any, replaces this one's.
     pub fn merge(&mut self, addition: PendingSignOut) {
-        self.to_revoke.extend(addition.to_revoke);
+        for token in addition.to_revoke {
+            self.staged.retain(|staged| *staged != token);
+            if !self.to_revoke.contains(&token) {
+                self.to_revoke.push(token);
+            }
+        }
         if addition.id_token.is_some() {
             self.id_token = addition.id_token;
         }
+    }
+
+    /// Stages `live`, the stored session's tokens (none when there is no session). Tokens
+    /// staged before that are not among them belong to no session any more: they are queued
+    /// for revocation. Returns whether any were.
+    pub fn stage(&mut self, live: Vec<RevocableToken>) -> bool {
+        let orphans: Vec<_> = std::mem::take(&mut self.staged)
+            .into_iter()
+            .filter(|token| !live.contains(token))
+            .collect();
+        let queued = !orphans.is_empty();
+        self.merge(PendingSignOut {
+            to_revoke: orphans,
+            ..Self::default()
+        });
+        self.staged = live;
+        queued
+    }
+
+    /// Nothing to revoke, nothing staged: the entry can go.
+    pub fn is_empty(&self) -> bool {
+        self.to_revoke.is_empty() && self.id_token.is_none() && self.staged.is_empty()
     }
 }
 
@@ -91,6 +128,12 @@ struct PendingRecord {
     kinds: Vec<TokenKind>,
     tokens: Vec<String>,
     id_token: Option<String>,
+    // Absent in entries written before tokens were staged.
+    #[zeroize(skip)]
+    #[serde(default)]
+    staged_kinds: Vec<TokenKind>,
+    #[serde(default)]
+    staged_tokens: Vec<String>,
 }
 
 impl Drop for PendingRecord {
@@ -200,17 +243,17 @@ impl TokenVault {
 
     /// Stores what an unfinished sign-out still needs, replacing what was there.
     pub fn save_pending(&self, pending: &PendingSignOut) -> Result<(), VaultError> {
+        let (kinds, tokens) = split_tokens(&pending.to_revoke);
+        let (staged_kinds, staged_tokens) = split_tokens(&pending.staged);
         let record = PendingRecord {
-            kinds: pending.to_revoke.iter().map(|(kind, _)| *kind).collect(),
-            tokens: pending
-                .to_revoke
-                .iter()
-                .map(|(_, token)| token.expose().clone())
-                .collect(),
+            kinds,
+            tokens,
             id_token: pending
                 .id_token
                 .as_ref()
                 .map(|token| token.expose().clone()),
+            staged_kinds,
+            staged_tokens,
         };
         self.write_json(PENDING_ENTRY, &record)
     }
@@ -220,25 +263,66 @@ impl TokenVault {
         let Some(mut record) = self.read_json::<PendingRecord>(PENDING_ENTRY)? else {
             return Ok(None);
         };
-        if record.kinds.len() != record.tokens.len() {
-            return Err(VaultError::Corrupt);
-        }
-        let tokens = std::mem::take(&mut record.tokens);
         Ok(Some(PendingSignOut {
-            to_revoke: record
-                .kinds
-                .iter()
-                .copied()
-                .zip(tokens.into_iter().map(Sensitive::new))
-                .collect(),
+            to_revoke: join_tokens(&record.kinds, std::mem::take(&mut record.tokens))?,
             id_token: record.id_token.take().map(Sensitive::new),
+            staged: join_tokens(
+                &record.staged_kinds,
+                std::mem::take(&mut record.staged_tokens),
+            )?,
         }))
+    }
+
+    /// Changes the pending-revocation entry with `change`, and writes it back only if it
+    /// changed (deleted once empty). An unreadable entry counts as empty: what is queued now
+    /// must still be kept.
+    pub fn update_pending<T>(
+        &self,
+        change: impl FnOnce(&mut PendingSignOut) -> T,
+    ) -> Result<T, VaultError> {
+        let (stored, corrupt) = match self.load_pending() {
+            Ok(stored) => (stored.unwrap_or_default(), false),
+            Err(VaultError::Corrupt) => (PendingSignOut::default(), true),
+            Err(error) => return Err(error),
+        };
+        let mut pending = stored.clone();
+        let result = change(&mut pending);
+        if corrupt || pending != stored {
+            if pending.is_empty() {
+                self.delete_pending()?;
+            } else {
+                self.save_pending(&pending)?;
+            }
+        }
+        Ok(result)
     }
 
     /// Deletes the pending-revocation entry.
     pub fn delete_pending(&self) -> Result<(), VaultError> {
         self.delete_entry(PENDING_ENTRY)
     }
+}
+
+/// Tokens as the parallel lists the record keeps (so that the strings can be zeroized).
+fn split_tokens(tokens: &[RevocableToken]) -> (Vec<TokenKind>, Vec<String>) {
+    tokens
+        .iter()
+        .map(|(kind, token)| (*kind, token.expose().clone()))
+        .unzip()
+}
+
+fn join_tokens(
+    kinds: &[TokenKind],
+    tokens: Vec<String>,
+) -> Result<Vec<RevocableToken>, VaultError> {
+    if kinds.len() != tokens.len() {
+        return Err(VaultError::Corrupt);
+    }
+    Ok(kinds
+        .iter()
+        .copied()
+        .zip(tokens.into_iter().map(Sensitive::new))
+        .collect())
 }
 
 impl Drop for Record {
@@ -305,18 +389,102 @@ mod tests {
                 (TokenKind::AccessToken, Sensitive::new("access-1".into())),
             ],
             id_token: Some(Sensitive::new("id-1".into())),
+            staged: vec![(TokenKind::AccessToken, Sensitive::new("access-2".into()))],
         };
         vault.save_pending(&pending).unwrap();
         vault.delete().unwrap();
         let loaded = vault.load_pending().unwrap().unwrap();
-        assert_eq!(loaded.to_revoke, pending.to_revoke);
-        assert_eq!(loaded.id_token, pending.id_token);
+        assert_eq!(loaded, pending);
         assert!(
             vault.load().unwrap().is_none(),
             "the session entry is separate"
         );
         vault.delete_pending().unwrap();
         assert!(vault.load_pending().unwrap().is_none());
+    }
+
+    fn tokens(names: &[&str]) -> Vec<RevocableToken> {
+        names
+            .iter()
+            .map(|name| (TokenKind::AccessToken, Sensitive::new((*name).into())))
+            .collect()
+    }
+
+    #[test]
+    fn staging_queues_the_tokens_that_belong_to_no_session_any_more() {
+        let mut pending = PendingSignOut::default();
+        assert!(!pending.stage(tokens(&["a1", "r1"])), "nothing was staged");
+        assert!(pending.to_revoke.is_empty());
+        assert!(!pending.stage(tokens(&["a1", "r1"])), "the same session");
+        assert!(pending.stage(tokens(&["a2", "r1"])));
+        assert_eq!(pending.to_revoke, tokens(&["a1"]));
+        assert_eq!(pending.staged, tokens(&["a2", "r1"]));
+        assert!(pending.stage(Vec::new()), "the session is gone");
+        assert_eq!(pending.to_revoke, tokens(&["a1", "a2", "r1"]));
+        assert!(pending.staged.is_empty());
+    }
+
+    #[test]
+    fn merging_queues_each_token_once_and_unstages_it() {
+        let mut pending = PendingSignOut {
+            to_revoke: tokens(&["old"]),
+            id_token: None,
+            staged: tokens(&["a1", "r1"]),
+        };
+        pending.merge(PendingSignOut {
+            to_revoke: tokens(&["old", "a1"]),
+            id_token: Some(Sensitive::new("id".into())),
+            staged: Vec::new(),
+        });
+        assert_eq!(pending.to_revoke, tokens(&["old", "a1"]));
+        assert_eq!(pending.staged, tokens(&["r1"]));
+        assert_eq!(pending.id_token, Some(Sensitive::new("id".into())));
+    }
+
+    #[test]
+    fn an_update_writes_a_change_and_removes_an_entry_left_empty() {
+        let vault = mock_vault();
+        vault.update_pending(|_| ()).unwrap();
+        assert!(
+            vault.load_pending().unwrap().is_none(),
+            "no change, no entry"
+        );
+        vault
+            .update_pending(|pending| pending.staged = tokens(&["a1"]))
+            .unwrap();
+        assert_eq!(
+            vault.load_pending().unwrap().unwrap().staged,
+            tokens(&["a1"])
+        );
+        let queued = vault
+            .update_pending(|pending| pending.stage(Vec::new()))
+            .unwrap();
+        assert!(queued);
+        assert_eq!(
+            vault.load_pending().unwrap().unwrap().to_revoke,
+            tokens(&["a1"])
+        );
+        vault
+            .update_pending(|pending| pending.to_revoke.clear())
+            .unwrap();
+        assert!(
+            vault.load_pending().unwrap().is_none(),
+            "an empty entry goes"
+        );
+    }
+
+    #[test]
+    fn an_update_replaces_an_unreadable_entry() {
+        let vault = mock_vault();
+        let entry = vault.entry(PENDING_ENTRY).unwrap();
+        entry.set_password("{not json").unwrap();
+        vault
+            .update_pending(|pending| pending.to_revoke = tokens(&["a1"]))
+            .unwrap();
+        assert_eq!(
+            vault.load_pending().unwrap().unwrap().to_revoke,
+            tokens(&["a1"])
+        );
     }
 
     #[test]

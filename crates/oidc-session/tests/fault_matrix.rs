@@ -202,12 +202,17 @@ impl Cell {
             views[first_view].contains("\"signingOut\":true"),
             "{name}: {views:?}"
         );
+        assert_eq!(
+            *harness.events.session_at_signing_out.lock().unwrap(),
+            [false],
+            "{name}: the window heard \"signing out\" before the keychain lost the session"
+        );
         let steps = harness.events.steps.lock().unwrap().clone();
         assert_eq!(
             steps[..2],
             [
-                (SignOutStep::Started, true),
-                (SignOutStep::LocalDone, false)
+                (SignOutStep::Started, None),
+                (SignOutStep::LocalDone, Some(false))
             ],
             "{name}"
         );

@@ -232,6 +232,18 @@ async fn a_restart_restores_the_session_and_refreshes_an_expired_access_token() 
             .state,
         TokenState::Active
     );
+    // The refreshed tokens replace the old ones as those staged for the sign-out; the old
+    // ones are not queued (revoking a rotated refresh token could end the new access token).
+    let pending = harness.vault().load_pending().unwrap().unwrap();
+    let staged: Vec<_> = pending.staged.iter().map(|(_, token)| token).collect();
+    assert_eq!(
+        staged,
+        [
+            after.tokens.refresh_token.as_ref().unwrap(),
+            &after.tokens.access_token
+        ]
+    );
+    assert!(pending.to_revoke.is_empty());
     // The restored session also keeps its original sign-in time (absolute timeout).
     assert_eq!(after.signed_in_at, before.signed_in_at);
     assert!(harness

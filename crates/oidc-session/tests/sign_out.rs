@@ -691,3 +691,95 @@ async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens
         .await;
     retrying.abort();
 }
+
+/// The values of `tokens`, in order.
+fn values(tokens: &[oidc_session::vault::RevocableToken]) -> Vec<String> {
+    tokens
+        .iter()
+        .map(|(_, token)| token.expose().clone())
+        .collect()
+}
+
+/// Runs the revocation retries until `revoked` are revoked and nothing is queued any more.
+async fn retry_revocations_until(harness: &Harness, revoked: &[String]) {
+    let retries = harness.manager.clone();
+    let retrying = tokio::spawn(async move { retries.run_revocation_retries().await });
+    harness
+        .wait_until("the queued revocations", || {
+            revoked
+                .iter()
+                .all(|token| token_state(harness, token) == TokenState::Revoked)
+        })
+        .await;
+    harness
+        .wait_until("the queue to empty", || {
+            harness
+                .vault()
+                .load_pending()
+                .unwrap()
+                .is_none_or(|pending| pending.to_revoke.is_empty())
+        })
+        .await;
+    retrying.abort();
+}
+
+#[tokio::test]
+async fn a_sign_out_cut_short_after_its_delete_revokes_the_tokens_at_the_next_start() {
+    let (mut harness, _browser, tokens) = signed_in("cut-after-delete", Config::demo(SCHEME)).await;
+    let pending = harness.vault().load_pending().unwrap().expect("staged");
+    assert_eq!(values(&pending.staged), tokens, "staged at sign-in");
+    assert!(
+        pending.to_revoke.is_empty(),
+        "nothing queued while signed in"
+    );
+
+    // A sign-out's first keychain step (the session entry deleted), then the app dies.
+    harness.vault().delete().unwrap();
+    harness.restart();
+    let view = harness.manager.restore().await.unwrap();
+    assert_eq!(
+        view,
+        SessionView::SignedOut {
+            reason: None,
+            signing_out: false
+        }
+    );
+    let pending = harness.vault().load_pending().unwrap().expect("queued");
+    assert_eq!(values(&pending.to_revoke), tokens);
+    assert!(pending.staged.is_empty());
+    retry_revocations_until(&harness, &tokens).await;
+    assert!(harness.vault().load_pending().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_sign_in_over_orphaned_tokens_queues_them_and_keeps_its_own_live() {
+    let (mut harness, browser, orphans) = signed_in("orphans", Config::demo(SCHEME)).await;
+    harness.vault().delete().unwrap();
+    harness.restart();
+    harness.sign_in(&browser).await;
+    let stored = harness.vault().load().unwrap().unwrap();
+    let live = vec![
+        stored.tokens.refresh_token.unwrap().expose().clone(),
+        stored.tokens.access_token.expose().clone(),
+    ];
+    let pending = harness.vault().load_pending().unwrap().unwrap();
+    assert_eq!(values(&pending.to_revoke), orphans);
+    assert_eq!(values(&pending.staged), live);
+
+    // The next start restores the session and revokes only the orphans.
+    harness.restart();
+    assert!(matches!(
+        harness.manager.restore().await.unwrap(),
+        SessionView::SignedIn { .. }
+    ));
+    retry_revocations_until(&harness, &orphans).await;
+    for token in &live {
+        assert_eq!(token_state(&harness, token), TokenState::Active);
+    }
+    let pending = harness.vault().load_pending().unwrap().unwrap();
+    assert_eq!(
+        values(&pending.staged),
+        live,
+        "still staged for the sign-out"
+    );
+}

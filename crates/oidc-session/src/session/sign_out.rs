@@ -1,7 +1,9 @@
 //! Sign-out: the app session ends at once and locally (even offline), then the tokens are
 //! revoked (RFC 7009) and, for a full sign-out, Okta's session in the browser ends through
 //! its end-session endpoint, confirmed by the post-logout deep link. A journal makes every
-//! step survive a crash; tokens still to revoke wait in the keychain and are retried.
+//! step survive a crash; tokens still to revoke wait in the keychain and are retried. The
+//! session's tokens are staged for revocation when it is stored, so that ending the app
+//! session takes one keychain call: deleting the session entry.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +19,7 @@ use crate::journal::{JournalRecord, SignOutMode, SignOutStep};
 use crate::provider::{EndSessionError, Provider, RevocationError};
 use crate::secret::Sensitive;
 use crate::tokens::SessionTokens;
-use crate::vault::{PendingSignOut, TokenKind, TokenVault, VaultError};
+use crate::vault::{PendingSignOut, RevocableToken, TokenKind, TokenVault, VaultError};
 
 /// The first wait before retrying queued revocations; it doubles up to the maximum.
 const FIRST_RETRY: Duration = Duration::from_secs(2);
@@ -70,18 +72,24 @@ enum Ending {
     Preflight(String),
 }
 
+/// The session's tokens that can be revoked: refresh token first, because revoking it also
+/// ends the access tokens issued with it.
+pub(super) fn revocable(tokens: &SessionTokens) -> Vec<RevocableToken> {
+    let mut revocable = Vec::new();
+    if let Some(refresh_token) = &tokens.refresh_token {
+        revocable.push((TokenKind::RefreshToken, refresh_token.clone()));
+    }
+    revocable.push((TokenKind::AccessToken, tokens.access_token.clone()));
+    revocable
+}
+
 impl PendingSignOut {
-    /// Everything a sign-out needs from the session's tokens: refresh token first, because
-    /// revoking it also ends the access tokens issued with it.
+    /// Everything a sign-out needs from the session's tokens.
     fn from_tokens(tokens: &SessionTokens) -> Self {
-        let mut to_revoke = Vec::new();
-        if let Some(refresh_token) = &tokens.refresh_token {
-            to_revoke.push((TokenKind::RefreshToken, refresh_token.clone()));
-        }
-        to_revoke.push((TokenKind::AccessToken, tokens.access_token.clone()));
         Self {
-            to_revoke,
+            to_revoke: revocable(tokens),
             id_token: Some(tokens.id_token.clone()),
+            staged: Vec::new(),
         }
     }
 }
@@ -120,15 +128,21 @@ impl SessionManager {
             }
         };
         tracing::info!(?mode, "signing out");
-        // 1. Durably note that a sign-out runs, before anything changes.
-        let mut journal = JournalRecord::start(mode);
-        self.record_step(&journal);
-        // 2. Local first: the session leaves memory (zeroized on drop) and the keychain; what
-        // the next steps need waits in the pending-revocation entry.
+        // 1. Local first: the session leaves memory (zeroized on drop) and the keychain. Its
+        // tokens were staged for revocation when it was stored, so deleting its entry is all
+        // it takes; the journal notes meanwhile that a sign-out runs. Whichever of the two a
+        // crash cuts short, the next start neither restores the session nor loses its tokens.
         let pending = PendingSignOut::from_tokens(&active.session.tokens);
         drop(active);
-        self.end_local_session(&pending).await;
+        let deleting = self.with_vault(TokenVault::delete);
+        let mut journal = JournalRecord::start(mode);
+        self.record_step(&journal);
+        if let Err(error) = deleting.await {
+            tracing::error!(%error, "the keychain failed while ending the app session");
+        }
         self.report_state();
+        // 2. The staged tokens are queued, with the ID token the next steps need.
+        self.queue_pending(pending.clone()).await;
         journal.step = SignOutStep::LocalDone;
         self.record_step(&journal);
 
@@ -171,21 +185,15 @@ impl SessionManager {
         self.events.sign_out_step(record.step);
     }
 
-    /// Moves the tokens to the pending entry and deletes the session entry.
-    async fn end_local_session(&self, pending: &PendingSignOut) {
-        let pending = pending.clone();
+    /// Queues `pending`'s tokens in the pending-revocation entry (unstaging them). A failure
+    /// is logged: the tokens stay staged there, and the end of the sign-out queues them.
+    async fn queue_pending(&self, pending: PendingSignOut) {
         let _guard = self.revocations.lock().await;
         let result = self
-            .with_vault(move |vault| {
-                // Without the pending entry the tokens still leave the keychain: a token that
-                // cannot be revoked later must not stay usable here.
-                let saved = add_pending(vault, pending);
-                let deleted = vault.delete();
-                saved.and(deleted)
-            })
+            .with_vault(move |vault| vault.update_pending(|queued| queued.merge(pending)))
             .await;
         if let Err(error) = result {
-            tracing::error!(%error, "the keychain failed while ending the app session");
+            tracing::error!(%error, "could not queue the tokens to revoke");
         }
     }
 
@@ -310,9 +318,11 @@ impl SessionManager {
                 let fresh = PendingSignOut::from_tokens(&fresh);
                 let queued = fresh.clone();
                 let _guard = lock.lock_owned().await;
-                let saved = tokio::task::spawn_blocking(move || add_pending(&vault, queued))
-                    .await
-                    .expect("a keychain call panicked");
+                let saved = tokio::task::spawn_blocking(move || {
+                    vault.update_pending(|pending| pending.merge(queued))
+                })
+                .await
+                .expect("a keychain call panicked");
                 if let Err(error) = saved {
                     tracing::error!(%error, "could not queue the refreshed tokens");
                 }
@@ -367,15 +377,11 @@ impl SessionManager {
         let _guard = self.revocations.lock().await;
         let saved = self
             .with_vault(move |vault| {
-                let mut pending = vault.load_pending()?.unwrap_or_default();
-                pending
-                    .to_revoke
-                    .retain(|(_, token)| !revoked.contains(token));
-                if pending.to_revoke.is_empty() && pending.id_token.is_none() {
-                    vault.delete_pending()
-                } else {
-                    vault.save_pending(&pending)
-                }
+                vault.update_pending(|pending| {
+                    pending
+                        .to_revoke
+                        .retain(|(_, token)| !revoked.contains(token))
+                })
             })
             .await;
         if let Err(error) = saved {
@@ -385,8 +391,9 @@ impl SessionManager {
     }
 
     /// Drops the ID token from the pending entry (the sign-out no longer needs it) and
-    /// deletes the entry when nothing is left to revoke. Returns whether tokens still wait;
-    /// an error means the session entry may still be in the keychain.
+    /// queues whatever is still staged there (no session lives now); the entry goes when
+    /// nothing is left to revoke. Returns whether tokens still wait; an error means the
+    /// session entry may still be in the keychain.
     async fn finish_pending_entry(&self) -> Result<bool, VaultError> {
         let _guard = self.revocations.lock().await;
         self.with_vault(|vault| {
@@ -395,17 +402,11 @@ impl SessionManager {
                 tracing::error!("the session is still in the keychain; deleting it again");
                 vault.delete()?;
             }
-            let Some(mut pending) = vault.load_pending()? else {
-                return Ok(false);
-            };
-            pending.id_token = None;
-            if pending.to_revoke.is_empty() {
-                vault.delete_pending()?;
-                Ok(false)
-            } else {
-                vault.save_pending(&pending)?;
-                Ok(true)
-            }
+            vault.update_pending(|pending| {
+                pending.stage(Vec::new());
+                pending.id_token = None;
+                !pending.to_revoke.is_empty()
+            })
         })
         .await
     }
@@ -535,25 +536,13 @@ impl SessionManager {
     }
 }
 
-/// Adds `tokens` to the pending-revocation entry (without an ID token: no sign-out will use
+/// Queues `tokens` in the pending-revocation entry (without an ID token: no sign-out will use
 /// it) and deletes the session entry.
 fn queue_for_revocation(vault: &TokenVault, tokens: &SessionTokens) -> Result<(), VaultError> {
     let mut queued = PendingSignOut::from_tokens(tokens);
     queued.id_token = None;
-    add_pending(vault, queued)?;
+    vault.update_pending(|pending| pending.merge(queued))?;
     vault.delete()
-}
-
-/// Adds `addition` to the pending-revocation entry, keeping what is queued there already.
-fn add_pending(vault: &TokenVault, addition: PendingSignOut) -> Result<(), VaultError> {
-    let mut pending = match vault.load_pending() {
-        Ok(pending) => pending.unwrap_or_default(),
-        // An unreadable entry cannot be revoked from; the new tokens still must be queued.
-        Err(VaultError::Corrupt) => PendingSignOut::default(),
-        Err(error) => return Err(error),
-    };
-    pending.merge(addition);
-    vault.save_pending(&pending)
 }
 
 impl SessionManager {

@@ -49,8 +49,11 @@ impl SystemBrowser for OpenedUrls {
 pub struct RecordedEvents {
     pub views: Mutex<Vec<String>>,
     pub outcomes: Mutex<Vec<SignOutOutcome>>,
-    /// Each journaled sign-out step, with whether the keychain held the session entry then.
-    pub steps: Mutex<Vec<(SignOutStep, bool)>>,
+    /// Each journaled sign-out step, with whether the keychain held the session entry then
+    /// (not probed at the first step: its record is written while the entry is deleted).
+    pub steps: Mutex<Vec<(SignOutStep, Option<bool>)>>,
+    /// For each "signing out" view: whether the keychain still held the session entry then.
+    pub session_at_signing_out: Mutex<Vec<bool>>,
     vault: TokenVault,
 }
 
@@ -60,6 +63,7 @@ impl RecordedEvents {
             views: Mutex::default(),
             outcomes: Mutex::default(),
             steps: Mutex::default(),
+            session_at_signing_out: Mutex::default(),
             vault,
         }
     }
@@ -67,6 +71,16 @@ impl RecordedEvents {
 
 impl SessionEvents for RecordedEvents {
     fn changed(&self, view: &SessionView) {
+        if matches!(
+            view,
+            SessionView::SignedOut {
+                signing_out: true,
+                ..
+            }
+        ) {
+            let held = self.vault.load().unwrap().is_some();
+            self.session_at_signing_out.lock().unwrap().push(held);
+        }
         self.views
             .lock()
             .unwrap()
@@ -78,7 +92,8 @@ impl SessionEvents for RecordedEvents {
     }
 
     fn sign_out_step(&self, step: SignOutStep) {
-        let session_in_keychain = self.vault.load().unwrap().is_some();
+        let session_in_keychain =
+            (step != SignOutStep::Started).then(|| self.vault.load().unwrap().is_some());
         self.steps.lock().unwrap().push((step, session_in_keychain));
     }
 }

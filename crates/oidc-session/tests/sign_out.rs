@@ -88,6 +88,37 @@ fn short_sign_out_timeout() -> Config {
     config
 }
 
+/// The values of `tokens`, in order.
+fn values(tokens: &[oidc_session::vault::RevocableToken]) -> Vec<String> {
+    tokens
+        .iter()
+        .map(|(_, token)| token.expose().clone())
+        .collect()
+}
+
+/// Runs the revocation retries until `revoked` are revoked and nothing is queued any more.
+async fn retry_revocations_until(harness: &Harness, revoked: &[String]) {
+    let retries = harness.manager.clone();
+    let retrying = tokio::spawn(async move { retries.run_revocation_retries().await });
+    harness
+        .wait_until("the queued revocations", || {
+            revoked
+                .iter()
+                .all(|token| token_state(harness, token) == TokenState::Revoked)
+        })
+        .await;
+    harness
+        .wait_until("the queue to empty", || {
+            harness
+                .vault()
+                .load_pending()
+                .unwrap()
+                .is_none_or(|pending| pending.to_revoke.is_empty())
+        })
+        .await;
+    retrying.abort();
+}
+
 #[tokio::test]
 async fn full_sign_out_ends_both_sessions_and_revokes_both_tokens() {
     let (mut harness, browser, tokens) = signed_in("full", Config::demo(SCHEME)).await;
@@ -295,21 +326,8 @@ async fn offline_sign_out_queues_the_revocations_until_okta_is_back() {
     assert!(harness.journal().read().unwrap().is_none());
 
     harness.mock.go_online().await.unwrap();
-    let retries = harness.manager.clone();
-    let retrying = tokio::spawn(async move { retries.run_revocation_retries().await });
-    harness
-        .wait_until("the queued revocations", || {
-            tokens
-                .iter()
-                .all(|token| token_state(&harness, token) == TokenState::Revoked)
-        })
-        .await;
-    harness
-        .wait_until("the pending entry to go", || {
-            harness.vault().load_pending().unwrap().is_none()
-        })
-        .await;
-    retrying.abort();
+    retry_revocations_until(&harness, &tokens).await;
+    assert!(harness.vault().load_pending().unwrap().is_none());
 }
 
 #[tokio::test]
@@ -331,16 +349,7 @@ async fn a_5xx_at_revoke_still_ends_the_okta_session_and_retries_later() {
     harness
         .mock
         .update_faults(|faults| faults.revoke.status = None);
-    let retries = harness.manager.clone();
-    let retrying = tokio::spawn(async move { retries.run_revocation_retries().await });
-    harness
-        .wait_until("the retried revocations", || {
-            tokens
-                .iter()
-                .all(|token| token_state(&harness, token) == TokenState::Revoked)
-        })
-        .await;
-    retrying.abort();
+    retry_revocations_until(&harness, &tokens).await;
 }
 
 #[tokio::test]
@@ -687,37 +696,6 @@ async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens
             revocable(&harness)
                 .iter()
                 .all(|state| *state != TokenState::Active)
-        })
-        .await;
-    retrying.abort();
-}
-
-/// The values of `tokens`, in order.
-fn values(tokens: &[oidc_session::vault::RevocableToken]) -> Vec<String> {
-    tokens
-        .iter()
-        .map(|(_, token)| token.expose().clone())
-        .collect()
-}
-
-/// Runs the revocation retries until `revoked` are revoked and nothing is queued any more.
-async fn retry_revocations_until(harness: &Harness, revoked: &[String]) {
-    let retries = harness.manager.clone();
-    let retrying = tokio::spawn(async move { retries.run_revocation_retries().await });
-    harness
-        .wait_until("the queued revocations", || {
-            revoked
-                .iter()
-                .all(|token| token_state(harness, token) == TokenState::Revoked)
-        })
-        .await;
-    harness
-        .wait_until("the queue to empty", || {
-            harness
-                .vault()
-                .load_pending()
-                .unwrap()
-                .is_none_or(|pending| pending.to_revoke.is_empty())
         })
         .await;
     retrying.abort();

@@ -274,10 +274,10 @@ impl SessionManager {
         async move { running.await.expect("a keychain call panicked") }
     }
 
-    /// Stores `session`, its revocable tokens staged first (see [`crate::vault::PendingSignOut::staged`]).
-    /// Staged tokens it replaces are queued for revocation, except those a refresh replaced:
-    /// such tokens were never revoked, and revoking a rotated refresh token could end the
-    /// access token just issued with it.
+    /// Stores `session`, its revocable tokens staged first (see
+    /// [`crate::vault::PendingSignOut::staged`]). Staged tokens it replaces are queued for
+    /// revocation, except those a refresh replaced: such tokens were never revoked, and
+    /// revoking a rotated refresh token could end the access token just issued with it.
     async fn store(&self, session: &StoredSession, refreshed: bool) -> Result<(), VaultError> {
         let session = session.clone();
         let _guard = self.revocations.lock().await;

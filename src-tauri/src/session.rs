@@ -112,20 +112,26 @@ impl AppSession {
         }
     }
 
-    pub async fn state(&self) -> Result<SessionView, CommandError> {
+    /// The session once the stored one was restored (or found missing), or why not.
+    async fn restored(&self) -> Result<&ReadySession, CommandError> {
         let ready = self.ready()?;
-        // The first answer waits for the restore, so the window never flashes "signed out".
         let mut restored = ready.restored.clone();
         if let Ok(result) = restored.wait_for(Option::is_some).await {
             if let Some(Err(error)) = &*result {
                 return Err(error.clone());
             }
         }
-        Ok(ready.manager.view())
+        Ok(ready)
+    }
+
+    pub async fn state(&self) -> Result<SessionView, CommandError> {
+        // The first answer waits for the restore, so the window never flashes "signed out".
+        Ok(self.restored().await?.manager.view())
     }
 
     pub async fn sign_in(&self) -> Result<UserClaims, CommandError> {
-        Ok(self.ready()?.manager.sign_in().await?)
+        // A sign-in stores a session, as the restore may: never both at once.
+        Ok(self.restored().await?.manager.sign_in().await?)
     }
 
     pub fn cancel(&self) -> Result<(), CommandError> {

@@ -159,7 +159,8 @@ pub struct SessionManager {
     events: Arc<dyn SessionEvents>,
     callbacks: PendingCallbacks,
     state: Mutex<State>,
-    /// Serializes work on the pending-revocation entry (sign-out and retries).
+    /// Serializes the read-modify-writes of the pending-revocation entry (sign-in, restore,
+    /// refresh, sign-out and retries).
     revocations: Arc<tokio::sync::Mutex<()>>,
     /// Wakes the revocation retries when a sign-out left tokens queued.
     revocations_queued: tokio::sync::Notify,
@@ -304,30 +305,35 @@ impl SessionManager {
 
     /// Picks up the session stored in the keychain: an expired access token is refreshed; a
     /// session Okta no longer accepts, or past its absolute timeout, is wiped. A sign-out that
-    /// a crash cut short is finished first: its session is never restored.
+    /// a crash cut short is finished first: its session is never restored. Call it once, at
+    /// start, and let a sign-in wait for it: both store the session.
     pub async fn restore(&self) -> Result<SessionView, SessionError> {
         if self.resume_interrupted_sign_out().await? {
             self.set_state(State::SignedOut(Some(SignedOutReason::SignOutResumed)));
             return Ok(self.view());
         }
-        let stored = match self.with_vault(TokenVault::load).await {
-            Ok(stored) => stored,
-            Err(VaultError::Corrupt) => {
-                tracing::warn!("the stored session is unreadable; removing it");
-                self.with_vault(TokenVault::delete).await?;
-                None
-            }
-            Err(error) => return Err(error.into()),
-        };
-        // The staged tokens follow the stored session: those of a session that is gone (a
-        // sign-out cut short after its delete) are queued for revocation.
-        let live = stored
-            .as_ref()
-            .map_or_else(Vec::new, |session| revocable(&session.tokens));
-        let queued = {
+        // The staged tokens follow the stored session, read under the same lock as any store:
+        // those of a session that is gone (a sign-out cut short after its delete) are queued
+        // for revocation.
+        let (stored, queued) = {
             let _guard = self.revocations.lock().await;
-            self.with_vault(move |vault| vault.update_pending(|pending| pending.stage(live)))
-                .await?
+            self.with_vault(|vault| {
+                let stored = match vault.load() {
+                    Ok(stored) => stored,
+                    Err(VaultError::Corrupt) => {
+                        tracing::warn!("the stored session is unreadable; removing it");
+                        vault.delete()?;
+                        None
+                    }
+                    Err(error) => return Err(error),
+                };
+                let live = stored
+                    .as_ref()
+                    .map_or_else(Vec::new, |session| revocable(&session.tokens));
+                let queued = vault.update_pending(|pending| pending.stage(live))?;
+                Ok((stored, queued))
+            })
+            .await?
         };
         if queued {
             self.revocations_queued.notify_one();

@@ -60,6 +60,43 @@ fn the_readme_run_command_opens_the_window() {
     terminate(&mut run);
 }
 
+/// The app has WebKit paint its page with the CPU, which starts faster and takes less memory
+/// (BENCHMARKS.md), and leaves GPU painting to whoever asks for it.
+#[test]
+fn the_window_is_painted_on_the_cpu_unless_told_otherwise() {
+    let threads = skia_painting_threads(None, "SkiaCPUWorker");
+    assert!(
+        !threads.iter().any(|name| name == "SkiaGPUWorker"),
+        "the web process paints with the GPU too: {threads:?}"
+    );
+    // WebKit's default paints with a GPU thread (and CPU threads beside it).
+    skia_painting_threads(Some("0"), "SkiaGPUWorker");
+}
+
+/// The Skia painting threads in the app's web process, once its window is painted and
+/// `expected` is among them, with `WEBKIT_SKIA_ENABLE_CPU_RENDERING` set to `setting` in the
+/// app's environment.
+fn skia_painting_threads(setting: Option<&str>, expected: &str) -> Vec<String> {
+    let mut desktop = Desktop::start();
+    if let Some(value) = setting {
+        desktop.set_env("WEBKIT_SKIA_ENABLE_CPU_RENDERING", value);
+    }
+    let _app = desktop.launch_app(&[]);
+    desktop.screenshot(&format!("painted-{}", setting.unwrap_or("default")));
+    let what = format!("a {expected} thread in the web process");
+    wait_for(&what, LIMIT, || {
+        let threads: Vec<String> = desktop
+            .thread_names("WebKitWebProces")
+            .into_iter()
+            .filter(|name| name.starts_with("Skia"))
+            .collect();
+        threads
+            .iter()
+            .any(|name| name == expected)
+            .then_some(threads)
+    })
+}
+
 #[test]
 fn xdg_open_hands_a_deep_link_to_the_running_app() {
     hand_off_deep_link(&["xdg-open"]);

@@ -18,6 +18,8 @@ use session::AppSession;
 /// first one and exits before it opens a window.
 pub fn run() {
     let attempts = hand_off::take_attempts();
+    #[cfg(target_os = "linux")]
+    paint_on_the_cpu();
     let result = tauri::Builder::default()
         // Registered first: a second instance must hand its URL over before anything else runs.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -62,6 +64,21 @@ pub fn run() {
             hand_off::start_over(attempts, &error);
         }
         panic!("the app failed to start: {error:?}");
+    }
+}
+
+/// Has WebKitGTK paint the page with the CPU instead of the GPU (WebKit reads this in the web
+/// process it starts; `=0` keeps GPU painting). The window is one small form, which the CPU
+/// paints as fast, and GPU painting first compiles Skia's shaders at every start: with
+/// Mesa's software GL, that costs about 80 ms of the first paint, and GPU painting also takes
+/// 23 MB more memory (BENCHMARKS.md). Processes the app starts inherit the variable, which
+/// matters only to a WebKitGTK browser that the app starts itself.
+#[cfg(target_os = "linux")]
+fn paint_on_the_cpu() {
+    const CPU_PAINTING: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+    if std::env::var_os(CPU_PAINTING).is_none() {
+        // Called first thing in `run`, while the process has a single thread.
+        std::env::set_var(CPU_PAINTING, "1");
     }
 }
 

@@ -393,6 +393,25 @@ impl Desktop {
             .collect()
     }
 
+    /// The names of the threads of this desktop's processes named `program` (as the kernel
+    /// keeps it: the first 15 bytes).
+    pub fn thread_names(&self, program: &str) -> Vec<String> {
+        let read = |path: String| std::fs::read_to_string(path).unwrap_or_default();
+        self.processes()
+            .into_iter()
+            .filter(|pid| read(format!("/proc/{pid}/comm")).trim_end() == program)
+            .flat_map(|pid| {
+                std::fs::read_dir(format!("/proc/{pid}/task"))
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|task| task.ok())
+                    .map(|task| read(format!("{}/comm", task.path().display())))
+                    .map(|name| name.trim_end().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// PIDs of every process running in this desktop (its HOME is in their environment).
     fn processes(&self) -> Vec<u32> {
         let home = format!("HOME={}", self.home().display());

@@ -70,9 +70,9 @@ pub fn run() {
 /// Has WebKitGTK paint the page with the CPU instead of the GPU (WebKit reads this in the web
 /// process it starts; `=0` keeps GPU painting). The window is one small form, which the CPU
 /// paints as fast, and GPU painting first compiles Skia's shaders at every start: with
-/// Mesa's software GL, that costs about 80 ms of the first paint, and GPU painting also takes
-/// 23 MB more memory (BENCHMARKS.md). Processes the app starts inherit the variable, which
-/// matters only to a WebKitGTK browser that the app starts itself.
+/// Mesa's software GL, that cost 30–125 ms of the first paint in our runs, and GPU painting
+/// takes 25 MB more memory (BENCHMARKS.md). Processes the app starts inherit the variable,
+/// which matters only to a WebKitGTK browser that the app starts itself.
 #[cfg(target_os = "linux")]
 fn paint_on_the_cpu() {
     const CPU_PAINTING: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";

@@ -240,3 +240,55 @@ fn an_instance_that_exits_during_the_hand_off_leaves_the_new_one_running() {
         "the name's owner is not the app: {owner}"
     );
 }
+
+/// A running app that hangs still owns its bus name but never answers. The link program, which
+/// the desktop runs in the background for every link, must give up on it instead of waiting
+/// for ever, and must not start a copy of the app, which would only wait on the hung one too.
+#[test]
+fn the_link_program_gives_up_on_a_running_app_that_does_not_answer() {
+    let desktop = Desktop::start();
+    // Stands in for the hung app: it owns the name, takes the call and never answers it.
+    let hung = zbus::blocking::connection::Builder::address(desktop.bus_address())
+        .unwrap()
+        .name(format!("{IDENTIFIER}.SingleInstance"))
+        .unwrap()
+        .build()
+        .unwrap();
+    let (called, hand_off) = std::sync::mpsc::channel();
+    let messages = zbus::blocking::MessageIterator::from(&hung);
+    std::thread::spawn(move || {
+        for message in messages.filter_map(Result::ok) {
+            if message
+                .header()
+                .member()
+                .is_some_and(|member| member == "ExecuteCallback")
+            {
+                let _ = called.send(());
+            }
+        }
+    });
+
+    let url = format!("{IDENTIFIER}:/logout/callback?state=hung-app");
+    let mut link_program = desktop
+        .command(LINK_PROGRAM)
+        .arg(&url)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(hand_off.recv_timeout(LIMIT), Ok(()), "no hand-off call");
+    let status = wait_for("the link program to give up", LIMIT, || {
+        link_program.try_wait().unwrap()
+    });
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut link_program.stderr.take().unwrap(), &mut stderr).unwrap();
+
+    assert!(!status.success(), "it reported success: {stderr}");
+    assert!(
+        stderr.contains("the running app did not answer within"),
+        "{stderr}"
+    );
+    assert!(desktop.app_pids().is_empty(), "it started the app");
+    assert_eq!(desktop.app_log(), "", "it started the app");
+    drop(hung);
+}

@@ -11,8 +11,8 @@
 //!   for a link (its `Exec`: the link program) is started with a callback URL, as the desktop
 //!   would start it; from its spawn until the app logged that it finished handling the link
 //!   (the log's own timestamps), and the program's own lifetime (spawn to exit, checking that
-//!   no second window appeared). The same through a second instance of the app, and through
-//!   `xdg-open`, the path a browser takes.
+//!   no second window appeared). The same through a second instance of the app (its hand-off
+//!   and its lifetime), and through `xdg-open`, the path a browser takes.
 //!
 //! It prints `FIGURE<TAB>key<TAB>median<TAB>min<TAB>max<TAB>unit` lines (and progress on
 //! stderr). Usage:
@@ -550,16 +550,17 @@ fn hand_offs(desktop: &Desktop, app: &Subject, runs: usize) {
         );
         ((handled - spawned_at) * 1e3, millis(exited))
     };
-    let (mut hand_off, mut lifetime, mut app_instance, mut via_xdg_open) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut hand_off, mut lifetime, mut app_instance, mut app_instance_lifetime, mut via_xdg_open) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs + 1 {
         let (entry_hand_off, entry_lifetime) = hand_off_with(&entry_program, 3 * run);
-        let (instance_hand_off, _) = hand_off_with(&app.binary, 3 * run + 1);
+        let (instance_hand_off, instance_lifetime) = hand_off_with(&app.binary, 3 * run + 1);
         let (xdg_open_hand_off, _) = hand_off_with(Path::new("xdg-open"), 3 * run + 2);
         if run > 0 {
             hand_off.push(entry_hand_off);
             lifetime.push(entry_lifetime);
             app_instance.push(instance_hand_off);
+            app_instance_lifetime.push(instance_lifetime);
             via_xdg_open.push(xdg_open_hand_off);
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -568,6 +569,11 @@ fn hand_offs(desktop: &Desktop, app: &Subject, runs: usize) {
     report("hand_off", "ms", &mut hand_off);
     report("hand_off.link_program_lifetime", "ms", &mut lifetime);
     report("hand_off.app_instance", "ms", &mut app_instance);
+    report(
+        "hand_off.app_instance_lifetime",
+        "ms",
+        &mut app_instance_lifetime,
+    );
     report("hand_off.via_xdg_open", "ms", &mut via_xdg_open);
 }
 

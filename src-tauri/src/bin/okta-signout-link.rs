@@ -5,7 +5,8 @@
 //! instance of the app would make (tauri-plugin-single-instance's `ExecuteCallback`), but
 //! without loading GTK and WebKitGTK first: that alone takes a second instance about 60 ms
 //! (BENCHMARKS.md). When the call fails (no app running, or the app is just exiting) it
-//! becomes the app, with the same command line, and the app takes it from there.
+//! becomes the app, with the same command line, and the app takes it from there. When the
+//! running app does not answer at all (it hangs), it gives up after a while and says so.
 
 #[cfg(target_os = "linux")]
 fn main() -> std::process::ExitCode {
@@ -24,10 +25,24 @@ mod linux {
     use std::os::unix::process::CommandExt;
     use std::path::Path;
     use std::process::{Command, ExitCode};
+    use std::time::Duration;
 
     /// The app's configuration: its identifier (the single-instance name derives from it) and
     /// the name of its binary, installed beside this one.
     const TAURI_CONF: &str = include_str!("../../../tauri.conf.json");
+
+    /// How long the running app may take to answer the hand-off: it answers in milliseconds.
+    /// One that has not answered by then hangs; waiting longer would leave this program behind
+    /// in the background, and a new copy of the app would only wait on the hung one too.
+    const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// Why a link was not handed over.
+    enum NotHandedOver {
+        /// No app took the call (none runs, or it is just exiting): start the app.
+        Refused(String),
+        /// The running app holds its bus name but did not answer in time.
+        Unanswered,
+    }
 
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -49,7 +64,15 @@ mod linux {
         };
         match hand_over(&conf.identifier, &app, &args) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(reason) => {
+            Err(NotHandedOver::Unanswered) => {
+                eprintln!(
+                    "okta-signout-link: the running app did not answer within {} s; \
+                     the link was not delivered (restart the app)",
+                    ANSWER_TIMEOUT.as_secs()
+                );
+                ExitCode::FAILURE
+            }
+            Err(NotHandedOver::Refused(reason)) => {
                 eprintln!("okta-signout-link: {reason}; starting the app with the link");
                 let error = Command::new(&app).args(&args).exec();
                 eprintln!("okta-signout-link: cannot start {}: {error}", app.display());
@@ -59,7 +82,7 @@ mod linux {
     }
 
     /// Hands `args` to the running app `identifier` as if `app` had been started with them.
-    fn hand_over(identifier: &str, app: &Path, args: &[OsString]) -> Result<(), String> {
+    fn hand_over(identifier: &str, app: &Path, args: &[OsString]) -> Result<(), NotHandedOver> {
         // The name and object path that tauri-plugin-single-instance serves on Linux.
         let name = format!("{identifier}.SingleInstance");
         let path = format!("/{}", name.replace('.', "/").replace('-', "_"));
@@ -69,8 +92,9 @@ mod linux {
             .map(|arg| arg.to_string_lossy().into_owned())
             .collect();
         let cwd = std::env::current_dir().unwrap_or_default();
-        let connection = zbus::blocking::Connection::session()
-            .map_err(|error| format!("no session bus: {error}"))?;
+        let connection = zbus::blocking::connection::Builder::session()
+            .and_then(|builder| builder.method_timeout(ANSWER_TIMEOUT).build())
+            .map_err(|error| NotHandedOver::Refused(format!("no session bus: {error}")))?;
         connection
             .call_method(
                 Some(name.as_str()),
@@ -83,9 +107,14 @@ mod linux {
                 zbus::Error::MethodError(name, ..)
                     if name.as_str() == "org.freedesktop.DBus.Error.ServiceUnknown" =>
                 {
-                    "the app is not running".to_owned()
+                    NotHandedOver::Refused("the app is not running".to_owned())
                 }
-                _ => format!("the running app did not take the link ({error})"),
+                zbus::Error::InputOutput(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                    NotHandedOver::Unanswered
+                }
+                _ => NotHandedOver::Refused(format!(
+                    "the running app did not take the link ({error})"
+                )),
             })?;
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! `mock-okta`: run the mock Okta org for QA and the app.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use mock_okta::{Config, Endpoint, ExpiredHintPolicy, MockOkta};
@@ -148,7 +148,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let mock = MockOkta::start(config).await?;
     let ca_path = ca_cert_out
         .unwrap_or_else(|| std::env::temp_dir().join(format!("mock-okta-{}-ca.pem", mock.port())));
-    std::fs::write(&ca_path, mock.ca_certificate_pem())
+    write_whole(&ca_path, mock.ca_certificate_pem())
         .map_err(|error| format!("cannot write {}: {error}", ca_path.display()))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", mock.issuer())?;
@@ -160,6 +160,20 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     mock.shutdown().await;
+    Ok(())
+}
+
+/// Writes `contents` to `path` whole or not at all: into a new file beside it, then renamed
+/// over it. A client that waits for the file to appear (rather than for the `ca-cert:` line)
+/// would otherwise read it half written, and then trust no certificate at all.
+fn write_whole(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(contents.as_bytes())?;
+    file.persist(path)?;
     Ok(())
 }
 

@@ -100,3 +100,50 @@ async fn binary_help_and_bad_config_are_clear() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("unknown field `prot`"), "{stderr}");
 }
+
+/// QA scripts and the benchmarks wait for the CA file to appear. It must appear whole: a new
+/// file renamed over the path, never one written in place (a reader could then find it empty or
+/// half written), and nothing else left beside it.
+#[tokio::test]
+async fn binary_replaces_the_ca_file_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    std::fs::write(&ca_path, "a certificate of an earlier run\n").unwrap();
+    let mut earlier = std::fs::File::open(&ca_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-okta"))
+        .args(["--port", "0", "--ca-cert-out"])
+        .arg(&ca_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ca_line = format!("ca-cert: {}", ca_path.display());
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while lines.next_line().await.unwrap().expect("a line") != ca_line {}
+    })
+    .await
+    .expect("mock-okta prints the CA path in time");
+
+    let mut seen_by_the_earlier_reader = String::new();
+    std::io::Read::read_to_string(&mut earlier, &mut seen_by_the_earlier_reader).unwrap();
+    assert_eq!(
+        seen_by_the_earlier_reader, "a certificate of an earlier run\n",
+        "the file was rewritten in place"
+    );
+    let written = std::fs::read_to_string(&ca_path).unwrap();
+    assert!(
+        written.starts_with("-----BEGIN CERTIFICATE-----\n")
+            && written.trim_end().ends_with("-----END CERTIFICATE-----"),
+        "{written}"
+    );
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(files, ["ca.pem"]);
+
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+}

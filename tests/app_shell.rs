@@ -5,6 +5,7 @@ mod support;
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use support::{terminate, wait_for, Desktop, Driver, APP_BINARY, IDENTIFIER, LINK_PROGRAM};
@@ -191,28 +192,11 @@ fn an_instance_that_exits_during_the_hand_off_leaves_the_new_one_running() {
     let name = format!("{IDENTIFIER}.SingleInstance");
     // Stands in for the exiting instance: it still owns the name, takes the hand-off call,
     // and leaves the bus without answering.
-    let exiting = zbus::blocking::connection::Builder::address(desktop.bus_address())
-        .unwrap()
-        .name(name.as_str())
-        .unwrap()
-        .build()
-        .unwrap();
-    let (called, hand_off) = std::sync::mpsc::channel();
-    // Listening before the app starts: zbus hands a message only to listeners that exist.
-    let messages = zbus::blocking::MessageIterator::from(&exiting);
-    std::thread::spawn(move || {
-        let call = messages.filter_map(Result::ok).find(|message| {
-            message
-                .header()
-                .member()
-                .is_some_and(|member| member == "ExecuteCallback")
-        });
-        let _ = called.send(call.is_some());
-    });
+    let (exiting, hand_off) = silent_instance(&desktop);
 
     let url = format!("{IDENTIFIER}:/logout/callback?state=while-exiting");
     let app = desktop.launch_app(&[&url]);
-    assert_eq!(hand_off.recv_timeout(LIMIT), Ok(true), "no hand-off call");
+    assert_eq!(hand_off.recv_timeout(LIMIT), Ok(()), "no hand-off call");
     exiting.close().unwrap();
 
     wait_for("the app's window", LIMIT, || {
@@ -248,25 +232,7 @@ fn an_instance_that_exits_during_the_hand_off_leaves_the_new_one_running() {
 fn the_link_program_gives_up_on_a_running_app_that_does_not_answer() {
     let desktop = Desktop::start();
     // Stands in for the hung app: it owns the name, takes the call and never answers it.
-    let hung = zbus::blocking::connection::Builder::address(desktop.bus_address())
-        .unwrap()
-        .name(format!("{IDENTIFIER}.SingleInstance"))
-        .unwrap()
-        .build()
-        .unwrap();
-    let (called, hand_off) = std::sync::mpsc::channel();
-    let messages = zbus::blocking::MessageIterator::from(&hung);
-    std::thread::spawn(move || {
-        for message in messages.filter_map(Result::ok) {
-            if message
-                .header()
-                .member()
-                .is_some_and(|member| member == "ExecuteCallback")
-            {
-                let _ = called.send(());
-            }
-        }
-    });
+    let (hung, hand_off) = silent_instance(&desktop);
 
     let url = format!("{IDENTIFIER}:/logout/callback?state=hung-app");
     let mut link_program = desktop
@@ -291,4 +257,31 @@ fn the_link_program_gives_up_on_a_running_app_that_does_not_answer() {
     assert!(desktop.app_pids().is_empty(), "it started the app");
     assert_eq!(desktop.app_log(), "", "it started the app");
     drop(hung);
+}
+
+/// Stands in for a running instance of the app that takes calls but answers none: it owns the
+/// single-instance name on `desktop`'s bus. Returns its connection, and a receiver that hears
+/// when the hand-off call arrives.
+fn silent_instance(desktop: &Desktop) -> (zbus::blocking::Connection, mpsc::Receiver<()>) {
+    let connection = zbus::blocking::connection::Builder::address(desktop.bus_address())
+        .unwrap()
+        .name(format!("{IDENTIFIER}.SingleInstance"))
+        .unwrap()
+        .build()
+        .unwrap();
+    let (called, hand_off) = mpsc::channel();
+    // Listening before anyone calls: zbus hands a message only to listeners that exist.
+    let messages = zbus::blocking::MessageIterator::from(&connection);
+    std::thread::spawn(move || {
+        let call = messages.filter_map(Result::ok).find(|message| {
+            message
+                .header()
+                .member()
+                .is_some_and(|member| member == "ExecuteCallback")
+        });
+        if call.is_some() {
+            let _ = called.send(());
+        }
+    });
+    (connection, hand_off)
 }

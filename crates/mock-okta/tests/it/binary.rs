@@ -1,39 +1,52 @@
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 
-#[tokio::test]
-async fn binary_prints_its_issuer_first_and_serves_discovery_over_trusted_https() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca_path = dir.path().join("ca.pem");
+/// Starts the mock-okta binary on a free port, writing its CA certificate to `ca_path`;
+/// returns it and the lines it prints.
+fn start_binary(ca_path: &Path) -> (Child, Lines<BufReader<ChildStdout>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mock-okta"))
         .args(["--port", "0", "--ca-cert-out"])
-        .arg(&ca_path)
+        .arg(ca_path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next_line = async || {
-        tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .expect("mock-okta prints in time")
-            .unwrap()
-            .expect("a line")
-    };
-    let issuer = url::Url::parse(&next_line().await).unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// The next line that the binary prints.
+async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
+    tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("mock-okta prints in time")
+        .unwrap()
+        .expect("a line")
+}
+
+#[tokio::test]
+async fn binary_prints_its_issuer_first_and_serves_discovery_over_trusted_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    let (mut child, mut lines) = start_binary(&ca_path);
+    let issuer = url::Url::parse(&next_line(&mut lines).await).unwrap();
     assert_eq!(issuer.scheme(), "https");
     assert_eq!(issuer.host_str(), Some("127.0.0.1"));
     assert_eq!(issuer.path(), "/oauth2/default");
-    let browser_line = next_line().await;
+    let browser_line = next_line(&mut lines).await;
     assert!(
         browser_line.starts_with("browser: http://127.0.0.1:"),
         "{browser_line}"
     );
-    assert_eq!(next_line().await, format!("ca-cert: {}", ca_path.display()));
+    assert_eq!(
+        next_line(&mut lines).await,
+        format!("ca-cert: {}", ca_path.display())
+    );
 
     let ca = std::fs::read(&ca_path).unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -110,21 +123,9 @@ async fn binary_replaces_the_ca_file_whole() {
     let ca_path = dir.path().join("ca.pem");
     std::fs::write(&ca_path, "a certificate of an earlier run\n").unwrap();
     let mut earlier = std::fs::File::open(&ca_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-okta"))
-        .args(["--port", "0", "--ca-cert-out"])
-        .arg(&ca_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = start_binary(&ca_path);
     let ca_line = format!("ca-cert: {}", ca_path.display());
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while lines.next_line().await.unwrap().expect("a line") != ca_line {}
-    })
-    .await
-    .expect("mock-okta prints the CA path in time");
+    while next_line(&mut lines).await != ca_line {}
 
     let mut seen_by_the_earlier_reader = String::new();
     std::io::Read::read_to_string(&mut earlier, &mut seen_by_the_earlier_reader).unwrap();

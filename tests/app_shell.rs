@@ -189,7 +189,6 @@ fn hand_off_deep_link(opener: &[&str]) {
 #[test]
 fn an_instance_that_exits_during_the_hand_off_leaves_the_new_one_running() {
     let desktop = Desktop::start();
-    let name = format!("{IDENTIFIER}.SingleInstance");
     // Stands in for the exiting instance: it still owns the name, takes the hand-off call,
     // and leaves the bus without answering.
     let (exiting, hand_off) = silent_instance(&desktop);
@@ -206,6 +205,7 @@ fn an_instance_that_exits_during_the_hand_off_leaves_the_new_one_running() {
     assert!(received.ends_with(&format!("url={url}")), "{received}");
     // It started over in place (same process) and now owns the name.
     assert_eq!(desktop.app_pids(), [app.pid()]);
+    let name = format!("{IDENTIFIER}.SingleInstance");
     let owner = Command::new("dbus-send")
         .env("DBUS_SESSION_BUS_ADDRESS", desktop.bus_address())
         .args([
@@ -251,7 +251,7 @@ fn the_link_program_gives_up_on_a_running_app_that_does_not_answer() {
 
     assert!(!status.success(), "it reported success: {stderr}");
     assert!(
-        stderr.contains("the running app did not answer within"),
+        stderr.contains("the running app did not take the link within"),
         "{stderr}"
     );
     assert!(desktop.app_pids().is_empty(), "it started the app");

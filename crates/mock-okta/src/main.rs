@@ -167,11 +167,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 /// over it. A client that waits for the file to appear (rather than for the `ca-cert:` line)
 /// would otherwise read it half written, and then trust no certificate at all.
 fn write_whole(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    // A certificate, not a secret: readable as `fs::write` would leave it (the umask applies),
+    // not the owner-only mode of temporary files.
+    let mut file = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
     file.write_all(contents.as_bytes())?;
     file.persist(path)?;
     Ok(())

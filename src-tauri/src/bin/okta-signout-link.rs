@@ -38,7 +38,7 @@ mod linux {
 
     /// Why a link was not handed over.
     enum NotHandedOver {
-        /// No app took the call (none runs, or it is just exiting): start the app.
+        /// The call failed (no session bus, no app running, or one just exiting): start the app.
         Refused(String),
         /// The running app holds its bus name but did not answer in time.
         Unanswered,
@@ -66,8 +66,8 @@ mod linux {
             Ok(()) => ExitCode::SUCCESS,
             Err(NotHandedOver::Unanswered) => {
                 eprintln!(
-                    "okta-signout-link: the running app did not answer within {} s; \
-                     the link was not delivered (restart the app)",
+                    "okta-signout-link: the running app did not take the link within {} s; \
+                     it may hang (restart it)",
                     ANSWER_TIMEOUT.as_secs()
                 );
                 ExitCode::FAILURE

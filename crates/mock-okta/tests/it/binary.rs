@@ -114,9 +114,10 @@ async fn binary_help_and_bad_config_are_clear() {
     assert!(stderr.contains("unknown field `prot`"), "{stderr}");
 }
 
-/// QA scripts and the benchmarks wait for the CA file to appear. It must appear whole: a new
-/// file renamed over the path, never one written in place (a reader could then find it empty or
-/// half written), and nothing else left beside it.
+/// The mock-okta start bench (or a QA script) polls for the CA file. It must appear whole: a
+/// new file renamed over the path, never one written in place (a reader could then find it
+/// empty or half written), readable as a file written the plain way would be, and nothing else
+/// left beside it.
 #[tokio::test]
 async fn binary_replaces_the_ca_file_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,6 +145,10 @@ async fn binary_replaces_the_ca_file_whole() {
         .map(|entry| entry.unwrap().file_name())
         .collect();
     assert_eq!(files, ["ca.pem"]);
+    let plain_path = dir.path().join("written-the-plain-way");
+    std::fs::write(&plain_path, "").unwrap();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions();
+    assert_eq!(mode(&ca_path), mode(&plain_path));
 
     child.start_kill().unwrap();
     child.wait().await.unwrap();

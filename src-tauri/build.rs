@@ -1,3 +1,6 @@
+//! Compiles the app's Tauri context: its configuration, capabilities and the commands the UI
+//! may call.
+
 fn main() {
     // Only the commands listed here get ACL permissions; capabilities/ grants them to the UI.
     let manifest = tauri_build::AppManifest::new().commands(&[

@@ -3,7 +3,7 @@
 
 #![no_main]
 
-#[path = "../../crates/oidc-session/tests/deep_link_oracle/mod.rs"]
+#[path = "../../crates/oidc-session/tests/it/deep_link_oracle.rs"]
 mod deep_link_oracle;
 
 use libfuzzer_sys::fuzz_target;

@@ -1,49 +1,103 @@
-//! The commands the window may call. Each is a one-line delegation to the managed
-//! [`AppSession`]; errors reach the UI as `{code, message}`.
+//! What crosses the IPC boundary: the commands the window may call, each a one-line
+//! delegation to the managed [`AppSession`], what they return, and the one error type the
+//! window receives, `{code, message}`.
 
-use oidc_session::{SessionView, SignOutMode, UserClaims};
+use oidc_session::{error_chain, SessionError, SessionView, SignOutMode, UserClaims};
+use serde::Serialize;
 use tauri::State;
 
-use crate::session::{AppInfo, AppSession, CommandError};
+use crate::state::{AppSession, StartError};
 
-/// The session as the UI may see it (claims, never tokens).
+/// An error as the window receives it: a stable code to branch on and a message for people
+/// (with its causes). Made here, from the core's and the shell's errors, and nowhere else.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CommandError {
+    code: &'static str,
+    message: String,
+}
+
+impl From<SessionError> for CommandError {
+    fn from(error: SessionError) -> Self {
+        Self {
+            code: error.code(),
+            message: error_chain(&error),
+        }
+    }
+}
+
+impl From<StartError> for CommandError {
+    fn from(error: StartError) -> Self {
+        Self {
+            code: error.code(),
+            message: error_chain(&error),
+        }
+    }
+}
+
+/// What the window shows around the session: demo mode, and a start-up failure.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AppInfo {
+    /// The issuer in use, if the app started.
+    pub(crate) issuer: Option<String>,
+    /// Demo mode: the embedded mock-okta's sign-in page and its demo account.
+    pub(crate) demo: Option<DemoInfo>,
+    /// Why the app cannot sign anybody in (configuration, keychain).
+    pub(crate) startup_error: Option<CommandError>,
+}
+
+/// The embedded mock-okta, as the demo banner describes it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DemoInfo {
+    /// Where the browser signs in.
+    pub(crate) browser_url: String,
+    /// The demo account.
+    pub(crate) username: String,
+    /// Its password (a published demo value, not a secret).
+    pub(crate) password: String,
+}
+
+/// The session as the UI may see it (claims, never tokens), once the stored one is restored.
 #[tauri::command]
-pub async fn session_state(session: State<'_, AppSession>) -> Result<SessionView, CommandError> {
+pub(crate) async fn session_state(
+    session: State<'_, AppSession>,
+) -> Result<SessionView, CommandError> {
     session.state().await
 }
 
 /// Demo mode, the IdP in use and any start-up problem.
 #[tauri::command]
-pub fn app_info(session: State<'_, AppSession>) -> AppInfo {
+pub(crate) fn app_info(session: State<'_, AppSession>) -> AppInfo {
     session.info()
 }
 
 /// Signs in through the system browser; resolves once the browser came back.
 #[tauri::command]
-pub async fn sign_in(session: State<'_, AppSession>) -> Result<UserClaims, CommandError> {
+pub(crate) async fn sign_in(session: State<'_, AppSession>) -> Result<UserClaims, CommandError> {
     session.sign_in().await
 }
 
 /// Stops waiting for the browser (sign-in or sign-out).
 #[tauri::command]
-pub fn cancel(session: State<'_, AppSession>) -> Result<(), CommandError> {
+pub(crate) fn cancel(session: State<'_, AppSession>) -> Result<(), CommandError> {
     session.cancel()
 }
 
 /// Signs out of the app and of Okta in the browser; the outcome arrives as an event.
 #[tauri::command]
-pub async fn sign_out(session: State<'_, AppSession>) -> Result<(), CommandError> {
+pub(crate) async fn sign_out(session: State<'_, AppSession>) -> Result<(), CommandError> {
     session.sign_out(SignOutMode::Full).await
 }
 
 /// Signs out of this app only; the browser stays signed in to Okta.
 #[tauri::command]
-pub async fn sign_out_app_only(session: State<'_, AppSession>) -> Result<(), CommandError> {
+pub(crate) async fn sign_out_app_only(session: State<'_, AppSession>) -> Result<(), CommandError> {
     session.sign_out(SignOutMode::AppOnly).await
 }
 
 /// The person used the window (for the idle timeout).
 #[tauri::command]
-pub fn record_activity(session: State<'_, AppSession>) -> Result<(), CommandError> {
+pub(crate) fn record_activity(session: State<'_, AppSession>) -> Result<(), CommandError> {
     session.record_activity()
 }

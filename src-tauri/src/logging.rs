@@ -9,12 +9,12 @@ use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 /// The environment variable that sets the log level.
-pub const LOG_LEVEL_VAR: &str = "OKTA_SIGNOUT_LOG";
+pub(crate) const LOG_LEVEL_VAR: &str = "OKTA_SIGNOUT_LOG";
 /// The log file's name inside the app's log directory.
-pub const LOG_FILE_NAME: &str = "okta-signout.log";
+pub(crate) const LOG_FILE_NAME: &str = "okta-signout.log";
 
 /// Installs the global subscriber. Fails only when the log file cannot be opened.
-pub fn init(log_dir: &Path) -> std::io::Result<()> {
+pub(crate) fn init(log_dir: &Path) -> std::io::Result<()> {
     fs::create_dir_all(log_dir)?;
     let file = OpenOptions::new()
         .create(true)

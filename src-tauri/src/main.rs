@@ -1,3 +1,5 @@
+//! The app: `okta-signout` (src-tauri/src/lib.rs is all of it).
+
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 

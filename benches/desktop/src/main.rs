@@ -20,13 +20,13 @@
 //! (`--variant`: another program launched in the same rotation, for cold start and memory)
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const IDENTIFIER: &str = "com.example.oktasignout";
-const APP_TITLE: &str = "Okta Sign-Out";
+use desktop_testkit::{report, wait_for_every, Desktop, IDENTIFIER};
+
 /// A safety net against hangs, not a speed check.
 const LIMIT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(2);
@@ -87,213 +87,18 @@ fn absolute(path: &str) -> PathBuf {
 }
 
 /// Polls `probe` every [`POLL`] until it yields a value; panics naming `what` after [`LIMIT`].
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
-        std::thread::sleep(POLL);
-    }
+fn wait_for<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    wait_for_every(POLL, what, LIMIT, probe)
+}
+
+/// How many distinct colours the screen shows, counting up to `PAINTED_COLOURS + 1`.
+fn colours(desktop: &Desktop, screen: &mut Screen) -> usize {
+    screen.read(desktop.framebuffer().expect("a desktop with a framebuffer"));
+    screen.distinct_colours(PAINTED_COLOURS + 1)
 }
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
-}
-
-/// Median, minimum and maximum; prints the figure line.
-fn report(key: &str, unit: &str, samples: &mut [f64]) {
-    samples.sort_by(f64::total_cmp);
-    let middle = samples.len() / 2;
-    let median = if samples.len().is_multiple_of(2) {
-        (samples[middle - 1] + samples[middle]) / 2.0
-    } else {
-        samples[middle]
-    };
-    let (min, max) = (samples[0], samples[samples.len() - 1]);
-    println!("FIGURE\t{key}\t{median:.4}\t{min:.4}\t{max:.4}\t{unit}");
-    eprintln!(
-        "{key}: median {median:.2} {unit} (min {min:.2}, max {max:.2}; {} runs)",
-        samples.len()
-    );
-}
-
-/// A private desktop: X display with a file-backed framebuffer, session bus, keyring, HOME.
-struct Desktop {
-    home: PathBuf,
-    display: String,
-    bus_address: String,
-    framebuffer: PathBuf,
-    servers: Vec<Child>,
-}
-
-impl Desktop {
-    fn start() -> Self {
-        let home = std::env::temp_dir().join(format!("okta-signout-bench-{}", std::process::id()));
-        let runtime_dir = home.join("runtime");
-        std::fs::create_dir_all(&runtime_dir).unwrap();
-        std::fs::set_permissions(
-            &runtime_dir,
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
-        let fb_dir = home.join("framebuffer");
-        std::fs::create_dir_all(&fb_dir).unwrap();
-        let (xvfb, display) = spawn_reporting(
-            Command::new("Xvfb")
-                .args([
-                    "-displayfd",
-                    "1",
-                    "-screen",
-                    "0",
-                    "1280x800x24",
-                    "-br",
-                    "-noreset",
-                ])
-                .args(["-nolisten", "tcp", "-fbdir"])
-                .arg(&fb_dir),
-        );
-        let (bus, bus_address) = spawn_reporting(Command::new("dbus-daemon").args([
-            "--session",
-            "--nofork",
-            "--print-address=1",
-        ]));
-        let desktop = Self {
-            home,
-            display: format!(":{display}"),
-            bus_address,
-            framebuffer: fb_dir.join("Xvfb_screen0"),
-            servers: vec![xvfb, bus],
-        };
-        desktop.unlock_keyring();
-        desktop
-    }
-
-    /// A command inside this desktop: its display, bus and HOME, PATH and the locale.
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new(program);
-        command.env_clear();
-        for name in ["PATH", "LANG"] {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
-        command
-            .env("HOME", &self.home)
-            .env("XDG_RUNTIME_DIR", self.home.join("runtime"))
-            .env("DISPLAY", &self.display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
-            .env("NO_AT_BRIDGE", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        command
-    }
-
-    fn unlock_keyring(&self) {
-        let mut daemon = self
-            .command("gnome-keyring-daemon")
-            .args(["--unlock", "--components=secrets"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("gnome-keyring-daemon");
-        daemon
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"throw-away-keyring")
-            .unwrap();
-        assert!(
-            daemon.wait().unwrap().success(),
-            "gnome-keyring-daemon failed"
-        );
-        // A client connecting before the daemon owns the name would start a second daemon.
-        wait_for("gnome-keyring on the bus", || {
-            let output = self
-                .command("dbus-send")
-                .args([
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.secrets",
-                ])
-                .stdout(Stdio::piped())
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&output.stdout)
-                .contains("boolean true")
-                .then_some(())
-        });
-    }
-
-    /// How many distinct colours the screen shows, counting up to `PAINTED_COLOURS + 1`.
-    fn colours(&self, screen: &mut Screen) -> usize {
-        screen.read(&self.framebuffer);
-        screen.distinct_colours(PAINTED_COLOURS + 1)
-    }
-
-    fn app_log(&self) -> String {
-        std::fs::read_to_string(
-            self.home
-                .join(".local/share")
-                .join(IDENTIFIER)
-                .join("logs/okta-signout.log"),
-        )
-        .unwrap_or_default()
-    }
-
-    /// The program that the app's desktop entry runs for a link (the path in its `Exec`).
-    fn entry_program(&self) -> PathBuf {
-        let entry = self
-            .home
-            .join(".local/share/applications")
-            .join(format!("{IDENTIFIER}-handler.desktop"));
-        let entry = std::fs::read_to_string(&entry).expect("the app's desktop entry");
-        let exec = entry
-            .lines()
-            .find_map(|line| line.strip_prefix("Exec="))
-            .and_then(|exec| exec.strip_suffix(" %u"))
-            .expect("an Exec line running a program with the URL");
-        PathBuf::from(exec)
-    }
-
-    fn window_count(&self, title: &str) -> usize {
-        let output = self
-            .command("xdotool")
-            .args(["search", "--onlyvisible", "--name", &format!("^{title}$")])
-            .stdout(Stdio::piped())
-            .output()
-            .expect("xdotool");
-        String::from_utf8_lossy(&output.stdout).lines().count()
-    }
-}
-
-impl Drop for Desktop {
-    fn drop(&mut self) {
-        for server in &mut self.servers {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.home);
-    }
-}
-
-fn spawn_reporting(command: &mut Command) -> (Child, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|error| panic!("start {command:?}: {error}"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(!line.trim().is_empty(), "{command:?} reported nothing");
-    (child, line.trim().to_owned())
 }
 
 /// Xvfb's framebuffer file (XWD format) and a buffer for its pixels.
@@ -428,16 +233,19 @@ fn terminate(child: &mut Child) {
 /// takes its memory; then stops it.
 fn launch(desktop: &Desktop, screen: &mut Screen, subject: &Subject) -> Launch {
     wait_for("an empty screen", || {
-        (desktop.colours(screen) <= 1).then_some(())
+        (colours(desktop, screen) <= 1).then_some(())
     });
     let start = Instant::now();
     let mut child = desktop
         .command(&subject.binary)
         .envs(subject.env.iter().map(|(name, value)| (name, value)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|error| panic!("start {}: {error}", subject.binary.display()));
     let first_paint = wait_for(&format!("{}'s first paint", subject.key), || {
-        (desktop.colours(screen) > PAINTED_COLOURS).then(|| start.elapsed())
+        (colours(desktop, screen) > PAINTED_COLOURS).then(|| start.elapsed())
     });
     std::thread::sleep(IDLE);
     let tree = process_tree(child.id());
@@ -507,15 +315,18 @@ fn hand_offs(desktop: &Desktop, app: &Subject, runs: usize) {
     let mut first = desktop
         .command(&app.binary)
         .envs(app.env.iter().map(|(name, value)| (name, value)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("start the app");
     wait_for("the deep-link handler", || {
         (registered(desktop.app_log()) > earlier).then_some(())
     });
     wait_for("the app's window", || {
-        (desktop.window_count(APP_TITLE) == 1).then_some(())
+        (desktop.app_window_count() == 1).then_some(())
     });
-    let entry_program = desktop.entry_program();
+    let entry_program = desktop.link_entry_program();
     // Spawns `program url` and waits for it; returns (spawn → handled, spawn → exit) in ms.
     // The link program says on stderr when it falls back to starting the app, which would
     // time the slow path: anything on stderr stops the bench.
@@ -528,6 +339,8 @@ fn hand_offs(desktop: &Desktop, app: &Subject, runs: usize) {
             .command(program)
             .envs(app.env.iter().map(|(name, value)| (name, value)))
             .arg(&url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output()
             .unwrap_or_else(|error| panic!("start {}: {error}", program.display()));
@@ -543,11 +356,7 @@ fn hand_offs(desktop: &Desktop, app: &Subject, runs: usize) {
             assert!(stderr.is_empty(), "the link program fell back: {stderr}");
         }
         let handled = handled_at(desktop, &state);
-        assert_eq!(
-            desktop.window_count(APP_TITLE),
-            1,
-            "a second window appeared"
-        );
+        assert_eq!(desktop.app_window_count(), 1, "a second window appeared");
         ((handled - spawned_at) * 1e3, millis(exited))
     };
     let (mut hand_off, mut lifetime, mut app_instance, mut app_instance_lifetime, mut via_xdg_open) =
@@ -600,8 +409,8 @@ fn start_mock_okta(binary: &Path, ca_path: &Path) -> (Child, String) {
 
 fn main() {
     let options = options();
-    let desktop = Desktop::start();
-    let ca_path = desktop.home.join("mock-okta-ca.pem");
+    let desktop = Desktop::with_framebuffer(&options.app);
+    let ca_path = desktop.home().join("mock-okta-ca.pem");
     let (mut mock_okta, issuer) = start_mock_okta(&options.mock_okta, &ca_path);
     let configured = vec![
         ("OKTA_SIGNOUT_ISSUER".to_owned(), issuer),

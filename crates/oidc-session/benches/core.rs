@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use oidc_session::callback::{Callback, CallbackKind, PendingCallbacks};
-use oidc_session::tokens::{SessionTokens, StoredSession};
-use oidc_session::{Sensitive, TokenVault, UserClaims};
+use oidc_session::tokens::{AccessToken, IdToken, RefreshToken, SessionTokens, StoredSession};
+use oidc_session::{TokenVault, UserClaims};
 use url::Url;
 
 const SCHEME: &str = "com.example.oktasignout";
@@ -66,10 +66,10 @@ fn callbacks(c: &mut Criterion) {
 fn okta_sized_session() -> StoredSession {
     StoredSession {
         tokens: SessionTokens {
-            access_token: Sensitive::new("a".repeat(1000)),
+            access_token: AccessToken::new("a".repeat(1000)),
             access_expires_at: SystemTime::now() + Duration::from_secs(3600),
-            refresh_token: Some(Sensitive::new("r".repeat(43))),
-            id_token: Sensitive::new("i".repeat(1100)),
+            refresh_token: Some(RefreshToken::new("r".repeat(43))),
+            id_token: IdToken::new("i".repeat(1100)),
         },
         user: UserClaims {
             subject: "00u1ada0000000000000".into(),

@@ -10,25 +10,29 @@
 //! without it the start figure is skipped. `BENCH_RUNS` sets the starts (default 15),
 //! `BENCH_ROUNDS` the rounds of flows (default 5, 3 s each).
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use desktop_testkit::{millis_since, report};
+use mock_okta::browser::Browser;
 use mock_okta::MockOkta;
-use oidc_session::{SessionEvents, SessionView, SignOutOutcome, TokenVault};
-use support::{millis_since, report, Client, LIMIT, SCHEME};
+use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
+use oidc_session::{Config, TokenVault};
+use session_testkit::{
+    identity_provider, RecordedEvents, SessionSetup, TestSession, LIMIT, SCHEME,
+};
 
 /// How long each round of flows runs.
 const ROUND: Duration = Duration::from_secs(3);
 
-struct NoEvents;
-
-impl SessionEvents for NoEvents {
-    fn changed(&self, _view: &SessionView) {}
-    fn signed_out(&self, _outcome: &SignOutOutcome) {}
+/// One app session against the shared mock-okta, with a browser (cookie jar) of its own.
+struct Client {
+    app: TestSession,
+    browser: Browser,
+    /// Holds the session's journal.
+    _data_dir: tempfile::TempDir,
 }
 
 fn free_port() -> u16 {
@@ -101,8 +105,8 @@ async fn flows_per_second(clients: &mut Vec<Client>, round: Duration) -> f64 {
             let flows = flows.clone();
             tokio::spawn(async move {
                 while Instant::now() < deadline {
-                    client.sign_in().await;
-                    client.sign_out().await;
+                    client.app.sign_in(&client.browser).await;
+                    client.app.sign_out(&client.browser).await;
                     flows.fetch_add(1, Ordering::Relaxed);
                 }
                 client
@@ -137,15 +141,24 @@ async fn main() {
 
     let clients = setting("BENCH_CLIENTS", 8);
     let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
-    let data_dir = tempfile::tempdir().unwrap();
     let mut sessions: Vec<Client> = (0..clients)
         .map(|index| {
-            let vault = TokenVault::with_store(
-                keyring_core::mock::Store::new().unwrap(),
-                &format!("{SCHEME}.bench.{index}"),
-            );
-            let dir = data_dir.path().join(index.to_string());
-            Client::new(&mock, vault, &dir, Arc::new(NoEvents))
+            let data_dir = tempfile::tempdir().unwrap();
+            let app = TestSession::start(SessionSetup {
+                idp: identity_provider(&mock, DEFAULT_REQUEST_TIMEOUT),
+                config: Config::demo(SCHEME),
+                vault: TokenVault::with_store(
+                    keyring_core::mock::Store::new().unwrap(),
+                    &format!("{SCHEME}.bench.{index}"),
+                ),
+                data_dir: data_dir.path(),
+                events: RecordedEvents::default(),
+            });
+            Client {
+                app,
+                browser: Browser::for_mock(&mock).expect("a scripted browser"),
+                _data_dir: data_dir,
+            }
         })
         .collect();
     flows_per_second(&mut sessions, Duration::from_secs(1)).await; // warm-up
@@ -158,5 +171,6 @@ async fn main() {
         "flows/s",
         &mut rates,
     );
+    drop(sessions);
     mock.shutdown().await;
 }

@@ -9,61 +9,20 @@
 //! Needs a Secret Service: `scripts/with-keyring cargo bench -p oidc-session --bench sign_out`.
 //! `BENCH_RUNS` sets the number of runs (default 20).
 
-mod support;
-
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use desktop_testkit::{millis_since, report};
 use keyring_core::Entry;
 use mock_okta::MockOkta;
 use oidc_session::journal::JournalRecord;
-use oidc_session::vault::{PendingSignOut, TokenKind};
-use oidc_session::{
-    Journal, Sensitive, SessionEvents, SessionView, SignOutMode, SignOutOutcome, SignOutStep,
-    TokenVault,
+use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
+use oidc_session::tokens::{AccessToken, RefreshToken, RevocableToken};
+use oidc_session::vault::PendingSignOut;
+use oidc_session::{Config, Journal, SignOutMode, SignOutStep, TokenVault};
+use session_testkit::{
+    identity_provider, Event, RecordedEvents, SessionSetup, TestSession, SCHEME,
 };
-use support::{millis_since, report, Client, SCHEME};
-use tokio::sync::mpsc;
-
-/// The moments of a sign-out's local part.
-#[derive(Debug, PartialEq)]
-enum Moment {
-    /// The core reports the app session gone.
-    SessionGone,
-    /// The sign-out's journal says its tokens are queued for revocation.
-    TokensQueued,
-}
-
-/// Notes the [`Moment`]s as the core reports them.
-struct LocalSteps(Mutex<mpsc::UnboundedSender<(Moment, Instant)>>);
-
-impl LocalSteps {
-    fn note(&self, moment: Moment) {
-        let _ = self.0.lock().unwrap().send((moment, Instant::now()));
-    }
-}
-
-impl SessionEvents for LocalSteps {
-    fn changed(&self, view: &SessionView) {
-        if matches!(
-            view,
-            SessionView::SignedOut {
-                signing_out: true,
-                ..
-            }
-        ) {
-            self.note(Moment::SessionGone);
-        }
-    }
-
-    fn signed_out(&self, _outcome: &SignOutOutcome) {}
-
-    fn sign_out_step(&self, step: SignOutStep) {
-        if step == SignOutStep::LocalDone {
-            self.note(Moment::TokensQueued);
-        }
-    }
-}
 
 /// Runs `operation` on a blocking thread, as the core runs keychain calls, and times the call
 /// itself (not the hop to the thread).
@@ -75,6 +34,25 @@ async fn timed_blocking(operation: impl FnOnce() + Send + 'static) -> f64 {
     })
     .await
     .unwrap()
+}
+
+/// When the core first reported, after `after`, the app session gone (the view says
+/// "signing out") and the tokens queued (the journal's `LocalDone` step).
+fn local_moments(events: &RecordedEvents, after: Instant) -> Option<(Instant, Instant)> {
+    let events = events.all();
+    let since = || events.iter().filter(|(at, _)| *at >= after);
+    let gone = since().find_map(|(at, event)| match event {
+        Event::Changed { view, .. } if view.contains("\"signingOut\":true") => Some(*at),
+        _ => None,
+    })?;
+    let queued = since().find_map(|(at, event)| match event {
+        Event::Step {
+            step: SignOutStep::LocalDone,
+            ..
+        } => Some(*at),
+        _ => None,
+    })?;
+    Some((gone, queued))
 }
 
 #[tokio::main]
@@ -97,29 +75,24 @@ async fn main() {
     mock.update_faults(|faults| faults.revoke.latency_ms = 3_600_000);
     let store = keyring_core::get_default_store().expect("the platform store");
     let data_dir = tempfile::tempdir().unwrap();
-    let (moments_sender, mut moments) = mpsc::unbounded_channel();
-    let mut client = Client::new(
-        &mock,
-        vault.clone(),
-        data_dir.path(),
-        Arc::new(LocalSteps(Mutex::new(moments_sender))),
-    );
+    let mut app = TestSession::start(SessionSetup {
+        idp: identity_provider(&mock, DEFAULT_REQUEST_TIMEOUT),
+        config: Config::demo(SCHEME),
+        vault: vault.clone(),
+        data_dir: data_dir.path(),
+        events: RecordedEvents::default(),
+    });
+    let browser = mock_okta::browser::Browser::for_mock(&mock).unwrap();
     let floor_entry = Arc::new(Entry::new_in_store(&store, &service, "raw-delete-floor").unwrap());
     let session_entry = Entry::new_in_store(&store, &service, "session").unwrap();
     let scratch_journal = Journal::in_dir(&data_dir.path().join("scratch"));
-    let mut next_moment = async || {
-        tokio::time::timeout(Duration::from_secs(30), moments.recv())
-            .await
-            .expect("the sign-out goes on")
-            .unwrap()
-    };
 
     let (mut local, mut floor, mut queued) = (Vec::new(), Vec::new(), Vec::new());
     let (mut journal_writes, mut staging_writes) = (Vec::new(), Vec::new());
     let mut secret_length = 0;
     // Two warm-up runs, then the measured ones.
     for run in 0..runs + 2 {
-        client.sign_in().await;
+        app.sign_in(&browser).await;
         secret_length = session_entry.get_password().unwrap().len();
 
         // The floor: one raw delete of an equally sized secret on the same store.
@@ -131,20 +104,16 @@ async fn main() {
 
         // The click: sign_out until the core reports the app session gone, then until the
         // tokens are queued.
-        let manager = client.manager.clone();
         let start = Instant::now();
-        let sign_out = tokio::spawn(async move { manager.sign_out(SignOutMode::Full).await });
-        let (moment, gone_at) = next_moment().await;
-        assert_eq!(moment, Moment::SessionGone);
+        let sign_out = app.begin_sign_out(SignOutMode::Full);
+        let (gone_at, queued_at) = wait_for_moments(&app.events, start).await;
         let local_ms = gone_at.duration_since(start).as_secs_f64() * 1e3;
         assert!(
             vault.load().unwrap().is_none(),
             "the session left the keychain"
         );
-        let (moment, queued_at) = next_moment().await;
-        assert_eq!(moment, Moment::TokensQueued);
         let queued_ms = queued_at.duration_since(start).as_secs_f64() * 1e3;
-        client.manager.cancel();
+        app.manager.cancel();
         sign_out.await.unwrap().unwrap();
         vault.delete_pending().unwrap();
 
@@ -159,11 +128,8 @@ async fn main() {
         };
         let staged = PendingSignOut {
             staged: vec![
-                (TokenKind::RefreshToken, Sensitive::new("r".repeat(40))),
-                (
-                    TokenKind::AccessToken,
-                    Sensitive::new("a".repeat(secret_length / 2)),
-                ),
+                RevocableToken::Refresh(RefreshToken::new("r".repeat(40))),
+                RevocableToken::Access(AccessToken::new("a".repeat(secret_length / 2))),
             ],
             ..PendingSignOut::default()
         };
@@ -185,5 +151,18 @@ async fn main() {
     report("local_sign_out.tokens_queued", "ms", &mut queued);
     report("local_sign_out.journal_write", "ms", &mut journal_writes);
     report("sign_in.staging_write", "ms", &mut staging_writes);
+    drop(app);
     mock.shutdown().await;
+}
+
+/// Waits (polling) until the sign-out started at `start` reported both local moments.
+async fn wait_for_moments(events: &RecordedEvents, start: Instant) -> (Instant, Instant) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(moments) = local_moments(events, start) {
+            return moments;
+        }
+        assert!(Instant::now() < deadline, "the sign-out goes on");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }

@@ -12,11 +12,11 @@ use serde::Deserialize;
 use url::Url;
 
 /// The prefix of every environment override: `OKTA_SIGNOUT_` + the key in upper case.
-pub const ENV_PREFIX: &str = "OKTA_SIGNOUT_";
+const ENV_PREFIX: &str = "OKTA_SIGNOUT_";
 /// The environment variable naming the configuration file, instead of the default location.
 pub const CONFIG_FILE_VAR: &str = "OKTA_SIGNOUT_CONFIG";
 /// The scopes asked for when none are configured.
-pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
 /// How each key is written in the environment.
 #[derive(Clone, Copy)]
@@ -165,7 +165,7 @@ impl Config {
 }
 
 /// `OKTA_SIGNOUT_<KEY>`.
-pub fn env_var_name(key: &str) -> String {
+fn env_var_name(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
 }
 
@@ -284,7 +284,7 @@ fn validate_issuer(issuer: &str) -> Result<Url, ConfigError> {
 }
 
 /// Whether `url` points at this machine's loopback interface.
-pub fn is_loopback(url: &Url) -> bool {
+fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(address)) => address.is_loopback(),
         Some(url::Host::Ipv6(address)) => address.is_loopback(),

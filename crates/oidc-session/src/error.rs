@@ -1,28 +1,44 @@
-//! What can go wrong in a session, each with a stable code the UI can branch on and a
-//! message a person can act on.
+//! What can go wrong in a session. Each error has a stable code the UI can branch on and a
+//! message a person can act on; what caused it stays attached as its source, and
+//! [`error_chain`] spells the whole chain out.
 
-use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::vault::VaultError;
+
+/// A cause of any type, kept as an error's source.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A failed session operation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
-    /// The configuration cannot be used.
-    #[error("the configuration cannot be used: {0}")]
-    Configuration(String),
-    /// The IdP's discovery document could not be fetched or read.
-    #[error("cannot reach Okta at {issuer}: {reason}")]
+    /// The configured `ca_file` cannot be read.
+    #[error("cannot read ca_file {}", .path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configured `ca_file` holds no PEM certificate the HTTPS client takes.
+    #[error("ca_file is not a PEM certificate")]
+    CaCertificate(#[source] reqwest::Error),
+    /// The HTTPS client cannot be set up.
+    #[error("cannot set up HTTPS")]
+    HttpClient(#[source] reqwest::Error),
+    /// The IdP's discovery document could not be fetched or read, or lacks an endpoint.
+    #[error("cannot reach Okta at {issuer}")]
     Discovery {
         /// The configured issuer.
         issuer: String,
         /// What failed.
-        reason: String,
+        source: BoxError,
     },
-    /// The IdP could not be reached for a token request.
-    #[error("cannot reach Okta: {0}")]
-    Network(String),
+    /// The IdP could not be reached for a token request, or its answer was unreadable.
+    #[error("cannot reach Okta")]
+    Network(#[source] BoxError),
     /// The IdP answered with an OAuth error.
     #[error("Okta refused: {}", .description.as_deref().unwrap_or(.code))]
     IdpError {
@@ -41,14 +57,20 @@ pub enum SessionError {
     #[error("the session cannot be renewed without signing in again")]
     RefreshUnavailable,
     /// The ID token failed validation.
-    #[error("Okta's answer could not be verified: {0}")]
-    InvalidIdToken(String),
+    #[error("Okta's answer could not be verified")]
+    InvalidIdToken(#[source] BoxError),
     /// The system browser could not be opened.
     #[error("cannot open your web browser: {0}")]
     Browser(String),
     /// The keychain failed.
     #[error(transparent)]
     Keychain(#[from] VaultError),
+    /// The sign-out journal cannot be written or removed.
+    #[error("cannot clear the sign-out journal")]
+    Journal(#[source] std::io::Error),
+    /// The stored session could not be restored at start.
+    #[error("the saved session could not be loaded")]
+    Restore(#[source] Arc<SessionError>),
     /// The person cancelled the wait for the browser.
     #[error("sign-in was cancelled")]
     Cancelled,
@@ -67,7 +89,7 @@ impl SessionError {
     /// A stable identifier for the UI.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Configuration(_) => "configuration",
+            Self::CaFile { .. } | Self::CaCertificate(_) | Self::HttpClient(_) => "configuration",
             Self::Discovery { .. } => "discovery",
             Self::Network(_) => "network",
             Self::IdpError { .. } => "idp_error",
@@ -77,6 +99,8 @@ impl SessionError {
             Self::Browser(_) => "browser",
             Self::Keychain(VaultError::Unavailable(_)) => "keychain_unavailable",
             Self::Keychain(_) => "keychain",
+            Self::Journal(_) => "journal",
+            Self::Restore(cause) => cause.code(),
             Self::Cancelled => "cancelled",
             Self::TimedOut(_) => "timed_out",
             Self::Busy => "busy",
@@ -85,13 +109,44 @@ impl SessionError {
     }
 }
 
-/// `{code, message}`: what the UI receives for an error.
-impl Serialize for SessionError {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut state = serializer.serialize_struct("SessionError", 2)?;
-        state.serialize_field("code", self.code())?;
-        state.serialize_field("message", &self.to_string())?;
-        state.end()
+/// `error` and its sources, each once: the message that says what really failed.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_names_every_cause_once() {
+        let cause = std::io::Error::other("permission denied");
+        let error = SessionError::CaFile {
+            path: "/etc/ca.pem".into(),
+            source: cause,
+        };
+        assert_eq!(
+            error_chain(&error),
+            "cannot read ca_file /etc/ca.pem: permission denied"
+        );
+        let restore = SessionError::Restore(Arc::new(SessionError::Journal(
+            std::io::Error::other("read-only file system"),
+        )));
+        assert_eq!(restore.code(), "journal");
+        assert_eq!(
+            error_chain(&restore),
+            "the saved session could not be loaded: cannot clear the sign-out journal: \
+             read-only file system"
+        );
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::tokens::unix_seconds;
 
 /// The journal's file name in the app's data directory.
-pub const JOURNAL_FILE: &str = "sign-out-journal.json";
+const JOURNAL_FILE: &str = "sign-out-journal.json";
 
 /// Which sign-out the person asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ impl Journal {
     }
 
     /// The file's path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -110,7 +110,7 @@ impl Journal {
     }
 
     /// Removes the journal: the sign-out is finished.
-    pub fn clear(&self) -> io::Result<()> {
+    pub(crate) fn clear(&self) -> io::Result<()> {
         match fs::remove_file(&self.path) {
             Ok(()) => sync_dir(self.path.parent().expect("the journal has a directory")),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -1,5 +1,7 @@
 //! The Tauri-free core of Okta Sign-Out: configuration, discovery, sign-in through the system
-//! browser, the keychain token vault, and the session that the app shell drives.
+//! browser, the keychain token vault, sign-out and revocation. The app shell starts a
+//! [`Session`] with [`SessionManager::start`] and drives it; ARCHITECTURE.md at the
+//! repository's root maps the modules.
 
 pub mod callback;
 pub mod config;
@@ -12,12 +14,13 @@ pub mod tokens;
 pub mod vault;
 
 pub use config::{Config, ConfigError, OktaOrg};
-pub use error::SessionError;
+pub use error::{error_chain, SessionError};
 pub use journal::{Journal, SignOutMode, SignOutStep};
+pub use provider::IdentityProvider;
 pub use secret::Sensitive;
 pub use session::{
-    IdentityProvider, OutcomeKind, SessionEvents, SessionManager, SessionView, SignOutOutcome,
-    SignedOutReason, SystemBrowser,
+    DesktopLinks, OutcomeKind, Session, SessionEvents, SessionManager, SessionParts, SessionView,
+    SignOutOutcome, SignedOutReason, SystemBrowser,
 };
 pub use tokens::UserClaims;
 pub use vault::{TokenVault, VaultError};

@@ -1,6 +1,7 @@
-//! The OIDC provider as the app sees it, through openidconnect: discovery (with Okta's
+//! The OIDC provider as the app sees it, through openidconnect: where it is
+//! ([`IdentityProvider`]), the HTTP client that reaches it, discovery (with Okta's
 //! `end_session_endpoint` and `revocation_endpoint`), the authorization request, the code
-//! exchange with full ID token validation, and refresh.
+//! exchange with full ID token validation, refresh, revocation and the end-session request.
 
 use std::time::{Duration, SystemTime};
 
@@ -12,56 +13,114 @@ use openidconnect::core::{
     CoreResponseType, CoreSubjectIdentifierType, CoreTokenResponse,
 };
 use openidconnect::{
-    AccessToken, AccessTokenHash, AdditionalProviderMetadata, AuthorizationCode,
-    ClaimsVerificationError, ClientId, CsrfToken, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl, RefreshToken,
-    RequestTokenError, RevocationUrl, Scope, TokenResponse,
+    AccessTokenHash, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError,
+    ClientId, CsrfToken, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl, RequestTokenError, RevocationUrl, Scope,
+    TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::error::SessionError;
+use crate::config::OktaOrg;
+use crate::error::{BoxError, SessionError};
 use crate::secret::Sensitive;
-use crate::tokens::{SessionTokens, UserClaims};
-use crate::vault::TokenKind;
+use crate::tokens::{
+    AccessToken, IdToken, RefreshToken, RevocableToken, SessionTokens, UserClaims,
+};
 
 /// Why a revocation did not go through.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum RevocationError {
+pub(crate) enum RevocationError {
     /// The IdP could not be reached (offline, refused, timed out, reset).
-    #[error("Okta could not be reached: {0}")]
-    Unreachable(String),
+    #[error("Okta could not be reached")]
+    Unreachable(#[source] BoxError),
     /// The IdP answered, but not with success (e.g. a 5xx).
-    #[error("Okta did not revoke the token: {0}")]
-    Failed(String),
+    #[error("Okta did not revoke the token")]
+    Failed(#[source] BoxError),
 }
 
 /// Why Okta's end-session request cannot be made or would be refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum EndSessionError {
-    /// The IdP could not be reached.
-    #[error("Okta could not be reached: {0}")]
-    Unreachable(String),
+pub(crate) enum EndSessionError {
+    /// The IdP could not be reached, or answered with a server error.
+    #[error("Okta could not be reached")]
+    Unreachable(#[source] BoxError),
     /// The request cannot work; the message says what to fix.
     #[error("{0}")]
     Misconfigured(String),
 }
 
+/// Where the session's identity provider is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct IdentityProvider {
+    /// The issuer.
+    pub issuer: Url,
+    /// The app's client ID there.
+    pub client_id: String,
+    /// An extra trusted root certificate (PEM).
+    pub extra_root_pem: Option<Vec<u8>>,
+    /// How long one HTTP exchange with it may take before it counts as unreachable
+    /// ([`DEFAULT_REQUEST_TIMEOUT`] unless a test needs a hang to end sooner).
+    pub request_timeout: Duration,
+}
+
+impl IdentityProvider {
+    /// The configured Okta org, with its `ca_file` read.
+    pub fn from_org(org: &OktaOrg) -> Result<Self, SessionError> {
+        let extra_root_pem = org
+            .ca_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path).map_err(|source| SessionError::CaFile {
+                    path: path.clone(),
+                    source,
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            issuer: org.issuer.clone(),
+            client_id: org.client_id.clone(),
+            extra_root_pem,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        })
+    }
+
+    /// The HTTP client for every call to this IdP: it never follows redirects (a redirect
+    /// from a token or revocation endpoint is an error, not a hop), and it gives up in bounded
+    /// time. The extra root is trusted besides the built-in ones; TLS verification is never
+    /// turned off.
+    pub fn http_client(&self) -> Result<reqwest::Client, SessionError> {
+        // reqwest and the mock IdP both use rustls: name the provider so neither has to guess.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT.min(self.request_timeout))
+            .timeout(self.request_timeout)
+            .user_agent(concat!("okta-signout/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &self.extra_root_pem {
+            let certificate =
+                reqwest::Certificate::from_pem(pem).map_err(SessionError::CaCertificate)?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        builder.build().map_err(SessionError::HttpClient)
+    }
+}
+
 /// The two endpoints Okta advertises beyond OIDC Core that sign-out needs.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct OktaEndpoints {
+pub(crate) struct OktaEndpoints {
     /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
-    pub end_session_endpoint: Option<EndSessionUrl>,
+    pub(crate) end_session_endpoint: Option<EndSessionUrl>,
     /// Token revocation (RFC 7009).
-    pub revocation_endpoint: Option<RevocationUrl>,
+    pub(crate) revocation_endpoint: Option<RevocationUrl>,
 }
 impl AdditionalProviderMetadata for OktaEndpoints {}
 
 /// Discovery metadata with Okta's extra endpoints.
-pub type OktaProviderMetadata = ProviderMetadata<
+type OktaProviderMetadata = ProviderMetadata<
     OktaEndpoints,
     CoreAuthDisplay,
     CoreClientAuthMethod,
@@ -88,46 +147,21 @@ type DiscoveredClient = CoreClient<
 /// How long one HTTP exchange with the IdP may take, connection included, unless the
 /// [`crate::IdentityProvider`] says otherwise.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long connecting may take, within the request timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The HTTP client for every call to the IdP: it never follows redirects (a redirect from a
-/// token or revocation endpoint is an error, not a hop), and it gives up in bounded time.
-/// `extra_root_pem` adds a trusted root (a private CA, or mock-okta's certificate); TLS
-/// verification is never turned off. `request_timeout` bounds each exchange.
-pub fn http_client(
-    extra_root_pem: Option<&[u8]>,
-    request_timeout: Duration,
-) -> Result<reqwest::Client, SessionError> {
-    // reqwest and the mock IdP both use rustls: name the provider so neither has to guess.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
-        .timeout(request_timeout)
-        .user_agent(concat!("okta-signout/", env!("CARGO_PKG_VERSION")));
-    if let Some(pem) = extra_root_pem {
-        let certificate = reqwest::Certificate::from_pem(pem).map_err(|error| {
-            SessionError::Configuration(format!("ca_file is not a PEM certificate: {error}"))
-        })?;
-        builder = builder.add_root_certificate(certificate);
-    }
-    builder
-        .build()
-        .map_err(|error| SessionError::Configuration(format!("cannot set up HTTPS: {error}")))
-}
-
 /// What the browser round-trip of one sign-in needs to finish it.
-pub struct AuthorizationRequest {
+pub(crate) struct AuthorizationRequest {
     /// The URL to open in the browser.
-    pub url: Url,
+    pub(crate) url: Url,
     /// The `state` the callback must carry.
-    pub state: Sensitive<String>,
+    pub(crate) state: Sensitive<String>,
     nonce: Nonce,
     verifier: PkceCodeVerifier,
 }
 
 /// A discovered provider, ready for this app's client.
-pub struct Provider {
+pub(crate) struct Provider {
     issuer: Url,
     client: DiscoveredClient,
     endpoints: OktaEndpoints,
@@ -136,7 +170,7 @@ pub struct Provider {
 
 impl Provider {
     /// Fetches `{issuer}/.well-known/openid-configuration` and the JWKS.
-    pub async fn discover(
+    pub(crate) async fn discover(
         issuer: &Url,
         client_id: &str,
         redirect_uri: &Url,
@@ -147,7 +181,7 @@ impl Provider {
             .await
             .map_err(|error| SessionError::Discovery {
                 issuer: issuer.to_string(),
-                reason: error_chain(&error),
+                source: Box::new(error),
             })?;
         let endpoints = metadata.additional_metadata().clone();
         let client =
@@ -161,13 +195,8 @@ impl Provider {
         })
     }
 
-    /// Okta's extra endpoints, as discovered.
-    pub fn endpoints(&self) -> &OktaEndpoints {
-        &self.endpoints
-    }
-
     /// A fresh authorization request: PKCE S256, a random `state` and `nonce`.
-    pub fn authorization_request(&self, scopes: &[String]) -> AuthorizationRequest {
+    pub(crate) fn authorization_request(&self, scopes: &[String]) -> AuthorizationRequest {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = self
             .client
@@ -191,7 +220,7 @@ impl Provider {
 
     /// Exchanges the code for tokens and validates the ID token fully: signature (JWKS),
     /// issuer, audience, expiry, nonce and `at_hash`.
-    pub async fn exchange_code(
+    pub(crate) async fn exchange_code(
         &self,
         code: Sensitive<String>,
         request: AuthorizationRequest,
@@ -199,7 +228,7 @@ impl Provider {
         let response = self
             .client
             .exchange_code(AuthorizationCode::new(code.expose().clone()))
-            .map_err(|error| self.unusable(&error))?
+            .map_err(|error| self.unusable(error))?
             .set_pkce_verifier(request.verifier)
             .request_async(&self.http)
             .await
@@ -208,93 +237,83 @@ impl Provider {
             SessionError::InvalidIdToken("the token response has no ID token".into())
         })?;
         let claims = self.verify_id_token(id_token, &response, Some(&request.nonce))?;
-        Ok((tokens_from(&response, id_token, None)?, claims))
+        Ok((tokens_from(&response, id_token, None), claims))
     }
 
-    /// Refreshes the tokens. A refresh response without a new refresh token keeps the old
-    /// one; without a new ID token keeps `previous_id_token`.
-    pub async fn refresh(
+    /// Refreshes the tokens with `refresh_token`. A refresh response without a new refresh
+    /// token keeps this one; without a new ID token keeps `id_token`.
+    pub(crate) async fn refresh(
         &self,
-        tokens: &SessionTokens,
+        refresh_token: &RefreshToken,
+        id_token: &IdToken,
     ) -> Result<(SessionTokens, Option<UserClaims>), SessionError> {
-        let refresh_token = tokens
-            .refresh_token
-            .as_ref()
-            .ok_or(SessionError::RefreshUnavailable)?;
-        let refresh_token = RefreshToken::new(refresh_token.expose().clone());
         let response = self
             .client
-            .exchange_refresh_token(&refresh_token)
-            .map_err(|error| self.unusable(&error))?
+            .exchange_refresh_token(&openidconnect::RefreshToken::new(
+                refresh_token.secret().to_owned(),
+            ))
+            .map_err(|error| self.unusable(error))?
             .request_async(&self.http)
             .await
             .map_err(token_error)?;
         match response.id_token() {
-            Some(id_token) => {
-                let claims = self.verify_id_token(id_token, &response, None)?;
-                Ok((
-                    tokens_from(&response, id_token, tokens.refresh_token.as_ref())?,
-                    Some(claims),
-                ))
+            Some(fresh_id_token) => {
+                let claims = self.verify_id_token(fresh_id_token, &response, None)?;
+                let tokens = tokens_from(&response, fresh_id_token, Some(refresh_token));
+                Ok((tokens, Some(claims)))
             }
             None => {
-                let id_token: CoreIdToken = tokens.id_token.expose().parse().map_err(|error| {
-                    SessionError::InvalidIdToken(format!(
-                        "the stored ID token is unreadable: {error}"
-                    ))
-                })?;
-                Ok((
-                    tokens_from(&response, &id_token, tokens.refresh_token.as_ref())?,
-                    None,
-                ))
+                let id_token: CoreIdToken = id_token
+                    .secret()
+                    .parse()
+                    .map_err(|error| SessionError::InvalidIdToken(Box::new(error)))?;
+                Ok((tokens_from(&response, &id_token, Some(refresh_token)), None))
             }
         }
     }
 
     /// The provider's metadata lacks what this request needs (a token endpoint).
-    fn unusable(&self, error: &dyn std::fmt::Display) -> SessionError {
+    fn unusable(&self, error: openidconnect::ConfigurationError) -> SessionError {
         SessionError::Discovery {
             issuer: self.issuer.to_string(),
-            reason: error.to_string(),
+            source: Box::new(error),
         }
     }
 
     /// Revokes `token` at the `revocation_endpoint` (RFC 7009, with `token_type_hint` and the
     /// public client's `client_id`).
-    pub async fn revoke(
-        &self,
-        kind: TokenKind,
-        token: &Sensitive<String>,
-    ) -> Result<(), RevocationError> {
+    pub(crate) async fn revoke(&self, token: &RevocableToken) -> Result<(), RevocationError> {
         let endpoint = self.endpoints.revocation_endpoint.clone().ok_or_else(|| {
             RevocationError::Failed("Okta's discovery document has no revocation_endpoint".into())
         })?;
-        let token = match kind {
-            TokenKind::RefreshToken => {
-                CoreRevocableToken::from(RefreshToken::new(token.expose().clone()))
-            }
-            TokenKind::AccessToken => {
-                CoreRevocableToken::from(AccessToken::new(token.expose().clone()))
+        let token = match token {
+            RevocableToken::Refresh(token) => CoreRevocableToken::from(
+                openidconnect::RefreshToken::new(token.secret().to_owned()),
+            ),
+            RevocableToken::Access(token) => {
+                CoreRevocableToken::from(openidconnect::AccessToken::new(token.secret().to_owned()))
             }
         };
         self.client
             .clone()
             .set_revocation_url(endpoint)
             .revoke_token(token)
-            .map_err(|error| RevocationError::Failed(error.to_string()))?
+            .map_err(|error| RevocationError::Failed(Box::new(error)))?
             .request_async(&self.http)
             .await
             .map_err(|error| match error {
-                RequestTokenError::Request(error) => {
-                    RevocationError::Unreachable(error_chain(&error))
+                RequestTokenError::Request(error) => RevocationError::Unreachable(Box::new(error)),
+                RequestTokenError::ServerResponse(response) => {
+                    RevocationError::Failed(response.to_string().into())
                 }
-                other => RevocationError::Failed(error_chain(&other)),
+                RequestTokenError::Parse(error, _body) => RevocationError::Failed(Box::new(error)),
+                RequestTokenError::Other(message) => RevocationError::Failed(message.into()),
             })
     }
 
     /// Whether `id_token` has expired (it is otherwise valid: signed by the IdP for us).
-    pub fn id_token_expired(&self, id_token: &Sensitive<String>) -> bool {
-        let Ok(id_token) = id_token.expose().parse::<CoreIdToken>() else {
+    pub(crate) fn id_token_expired(&self, id_token: &IdToken) -> bool {
+        let Ok(id_token) = id_token.secret().parse::<CoreIdToken>() else {
             return false;
         };
         matches!(
@@ -305,9 +324,9 @@ impl Provider {
 
     /// Okta's end-session request (OpenID Connect RP-Initiated Logout), built by
     /// openidconnect: `id_token_hint`, `client_id`, `post_logout_redirect_uri`, `state`.
-    pub fn end_session_url(
+    pub(crate) fn end_session_url(
         &self,
-        id_token: &Sensitive<String>,
+        id_token: &IdToken,
         post_logout_redirect_uri: &Url,
         state: &Sensitive<String>,
     ) -> Result<Url, EndSessionError> {
@@ -317,7 +336,7 @@ impl Provider {
                 self.issuer
             ))
         })?;
-        let id_token: CoreIdToken = id_token.expose().parse().map_err(|error| {
+        let id_token: CoreIdToken = id_token.secret().parse().map_err(|error| {
             EndSessionError::Misconfigured(format!("the ID token is unreadable: {error}"))
         })?;
         Ok(LogoutRequest::from(endpoint)
@@ -333,7 +352,7 @@ impl Provider {
     /// Asks Okta, without the browser's session cookie, whether it would accept `url`: Okta
     /// answers a bad `post_logout_redirect_uri` or a rejected `id_token_hint` with a 400 page
     /// and no redirect, and the browser would then never come back to the app.
-    pub async fn check_end_session(
+    pub(crate) async fn check_end_session(
         &self,
         url: &Url,
         post_logout_redirect_uri: &Url,
@@ -344,16 +363,16 @@ impl Provider {
             .send()
             .await
             // The request URL carries the ID token: keep it out of the message.
-            .map_err(|error| EndSessionError::Unreachable(error_chain(&error.without_url())))?;
+            .map_err(|error| EndSessionError::Unreachable(Box::new(error.without_url())))?;
         let status = response.status();
         if status.is_success() || status.is_redirection() {
             return Ok(());
         }
         // An outage, not a setting to fix: the browser would get the same answer.
         if status.is_server_error() {
-            return Err(EndSessionError::Unreachable(format!(
-                "Okta answered HTTP {status}"
-            )));
+            return Err(EndSessionError::Unreachable(
+                format!("Okta answered HTTP {status}").into(),
+            ));
         }
         let page = response.text().await.unwrap_or_default();
         let reason = if page.contains("post_logout_redirect_uri") {
@@ -373,21 +392,22 @@ impl Provider {
         nonce: Option<&Nonce>,
     ) -> Result<UserClaims, SessionError> {
         let verifier = self.client.id_token_verifier();
-        let invalid =
-            |error: &dyn std::fmt::Display| SessionError::InvalidIdToken(error.to_string());
+        let invalid = |error: BoxError| SessionError::InvalidIdToken(error);
         let claims: &CoreIdTokenClaims = match nonce {
             Some(nonce) => id_token.claims(&verifier, nonce),
             // A refreshed ID token carries no nonce of ours to check.
             None => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
         }
-        .map_err(|error| invalid(&error))?;
+        .map_err(|error| invalid(Box::new(error)))?;
         if let Some(expected) = claims.access_token_hash() {
-            let algorithm = id_token.signing_alg().map_err(|error| invalid(&error))?;
+            let algorithm = id_token
+                .signing_alg()
+                .map_err(|error| invalid(Box::new(error)))?;
             let key = id_token
                 .signing_key(&verifier)
-                .map_err(|error| invalid(&error))?;
+                .map_err(|error| invalid(Box::new(error)))?;
             let actual = AccessTokenHash::from_token(response.access_token(), algorithm, key)
-                .map_err(|error| invalid(&error))?;
+                .map_err(|error| invalid(Box::new(error)))?;
             if &actual != expected {
                 return Err(SessionError::InvalidIdToken(
                     "the ID token's at_hash does not match the access token".into(),
@@ -415,23 +435,23 @@ fn user_claims(claims: &CoreIdTokenClaims) -> UserClaims {
 fn tokens_from(
     response: &CoreTokenResponse,
     id_token: &CoreIdToken,
-    previous_refresh_token: Option<&Sensitive<String>>,
-) -> Result<SessionTokens, SessionError> {
+    previous_refresh_token: Option<&RefreshToken>,
+) -> SessionTokens {
     let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600));
-    Ok(SessionTokens {
-        access_token: Sensitive::new(response.access_token().secret().clone()),
+    SessionTokens {
+        access_token: AccessToken::new(response.access_token().secret().clone()),
         access_expires_at: SystemTime::now() + lifetime,
         refresh_token: response
             .refresh_token()
-            .map(|token| Sensitive::new(token.secret().clone()))
+            .map(|token| RefreshToken::new(token.secret().clone()))
             .or_else(|| previous_refresh_token.cloned()),
-        id_token: Sensitive::new(id_token.to_string()),
-    })
+        id_token: IdToken::new(id_token.to_string()),
+    }
 }
 
 /// Maps a token endpoint failure: `invalid_grant` means the grant (code or refresh token) is
 /// dead; a transport failure means the IdP could not be reached.
-fn token_error<RE: std::error::Error + 'static>(
+fn token_error<RE: std::error::Error + Send + Sync + 'static>(
     error: RequestTokenError<
         RE,
         openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
@@ -448,22 +468,9 @@ fn token_error<RE: std::error::Error + 'static>(
                 description: response.error_description().cloned(),
             },
         },
-        RequestTokenError::Request(error) => SessionError::Network(error_chain(&error)),
-        other => SessionError::Network(error_chain(&other)),
+        RequestTokenError::Request(error) => SessionError::Network(Box::new(error)),
+        // The body is not kept: a token response may carry tokens.
+        RequestTokenError::Parse(error, _body) => SessionError::Network(Box::new(error)),
+        RequestTokenError::Other(message) => SessionError::Network(message.into()),
     }
-}
-
-/// An error with its sources, for messages that say what really failed.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }

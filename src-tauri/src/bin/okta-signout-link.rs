@@ -51,7 +51,7 @@ mod linux {
         main_binary_name: String,
     }
 
-    pub fn main() -> ExitCode {
+    pub(crate) fn main() -> ExitCode {
         let args: Vec<OsString> = std::env::args_os().skip(1).collect();
         let conf: TauriConf =
             serde_json::from_str(TAURI_CONF).expect("tauri.conf.json, checked by the tests");

@@ -26,23 +26,23 @@ pub const SIGNING_KEY_PEM: &str = include_str!("../fixtures/signing-key.pem");
 /// A key the mock does not know, to forge signatures with.
 pub const FORGER_KEY_PEM: &str = include_str!("../fixtures/forger-key.pem");
 
-pub fn test_config() -> Config {
+pub(crate) fn test_config() -> Config {
     Config {
         signing_key_pem: Some(SIGNING_KEY_PEM.to_owned()),
         ..Config::default()
     }
 }
 
-pub async fn start() -> MockOkta {
+pub(crate) async fn start() -> MockOkta {
     start_with(test_config()).await
 }
 
-pub async fn start_with(config: Config) -> MockOkta {
+pub(crate) async fn start_with(config: Config) -> MockOkta {
     MockOkta::start(config).await.expect("mock-okta starts")
 }
 
 /// An HTTP client like the app's: trusts only the mock's CA, follows no redirects.
-pub fn http(mock: &MockOkta) -> reqwest::Client {
+pub(crate) fn http(mock: &MockOkta) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .use_rustls_tls()
@@ -55,12 +55,12 @@ pub fn http(mock: &MockOkta) -> reqwest::Client {
         .unwrap()
 }
 
-pub struct Pkce {
-    pub verifier: String,
-    pub challenge: String,
+pub(crate) struct Pkce {
+    pub(crate) verifier: String,
+    pub(crate) challenge: String,
 }
 
-pub fn pkce() -> Pkce {
+pub(crate) fn pkce() -> Pkce {
     let verifier = format!(
         "verifier-{}-0123456789abcdefghijklmnopqrstuvwxyz",
         rand_suffix()
@@ -81,7 +81,11 @@ fn rand_suffix() -> u128 {
 
 /// The front-channel authorize URL of `issuer_path` (e.g. `oauth2/default`) with the demo
 /// client's parameters, overridden or removed (`None`) by `overrides`.
-pub fn authorize_url(mock: &MockOkta, pkce: &Pkce, overrides: &[(&str, Option<&str>)]) -> Url {
+pub(crate) fn authorize_url(
+    mock: &MockOkta,
+    pkce: &Pkce,
+    overrides: &[(&str, Option<&str>)],
+) -> Url {
     let mut url = mock
         .browser_url()
         .join("oauth2/default/v1/authorize")
@@ -112,25 +116,25 @@ pub fn authorize_url(mock: &MockOkta, pkce: &Pkce, overrides: &[(&str, Option<&s
     url
 }
 
-pub fn query_param(url: &Url, name: &str) -> Option<String> {
+pub(crate) fn query_param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
 }
 
 /// GETs `url` from mock-okta, expecting 200 and JSON.
-pub async fn get_json(mock: &MockOkta, url: Url) -> serde_json::Value {
+pub(crate) async fn get_json(mock: &MockOkta, url: Url) -> serde_json::Value {
     let response = http(mock).get(url.clone()).send().await.unwrap();
     assert_eq!(response.status(), 200, "{url}");
     response.json().await.unwrap()
 }
 
 /// Whether the browser ended on mock-okta's sign-in form.
-pub fn shows_sign_in_form(landing: &Landing) -> bool {
+pub(crate) fn shows_sign_in_form(landing: &Landing) -> bool {
     matches!(landing, Landing::Page { status: 200, body } if body.contains("sign-in-form"))
 }
 
-pub fn expect_app_redirect(landing: Landing) -> Url {
+pub(crate) fn expect_app_redirect(landing: Landing) -> Url {
     match landing {
         Landing::AppRedirect(url) => url,
         Landing::Page { status, body } => panic!("expected an app redirect, got {status}: {body}"),
@@ -138,7 +142,7 @@ pub fn expect_app_redirect(landing: Landing) -> Url {
 }
 
 /// Signs in with `browser` and returns the authorization code.
-pub async fn sign_in(mock: &MockOkta, browser: &Browser, pkce: &Pkce) -> String {
+pub(crate) async fn sign_in(mock: &MockOkta, browser: &Browser, pkce: &Pkce) -> String {
     let landing = browser.open(authorize_url(mock, pkce, &[])).await.unwrap();
     let redirect = expect_app_redirect(landing);
     assert!(
@@ -153,20 +157,20 @@ pub async fn sign_in(mock: &MockOkta, browser: &Browser, pkce: &Pkce) -> String 
 }
 
 #[derive(Debug, Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub id_token: Option<String>,
-    pub refresh_token: Option<String>,
-    pub token_type: String,
-    pub expires_in: u64,
-    pub scope: String,
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    pub(crate) id_token: Option<String>,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) token_type: String,
+    pub(crate) expires_in: u64,
+    pub(crate) scope: String,
 }
 
-pub fn token_endpoint(mock: &MockOkta) -> Url {
-    mock.base_url().join("oauth2/default/v1/token").unwrap()
-}
-
-pub async fn post_form(mock: &MockOkta, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post_form(
+    mock: &MockOkta,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     http(mock)
         .post(mock.base_url().join(path).unwrap())
         .form(form)
@@ -175,7 +179,7 @@ pub async fn post_form(mock: &MockOkta, path: &str, form: &[(&str, &str)]) -> re
         .unwrap()
 }
 
-pub async fn exchange_code(mock: &MockOkta, code: &str, pkce: &Pkce) -> reqwest::Response {
+pub(crate) async fn exchange_code(mock: &MockOkta, code: &str, pkce: &Pkce) -> reqwest::Response {
     post_form(
         mock,
         "oauth2/default/v1/token",
@@ -191,7 +195,7 @@ pub async fn exchange_code(mock: &MockOkta, code: &str, pkce: &Pkce) -> reqwest:
 }
 
 /// A full sign-in: browser, code, tokens.
-pub async fn signed_in_tokens(mock: &MockOkta, browser: &Browser) -> TokenResponse {
+pub(crate) async fn signed_in_tokens(mock: &MockOkta, browser: &Browser) -> TokenResponse {
     let pkce = pkce();
     let code = sign_in(mock, browser, &pkce).await;
     let response = exchange_code(mock, &code, &pkce).await;
@@ -199,7 +203,7 @@ pub async fn signed_in_tokens(mock: &MockOkta, browser: &Browser) -> TokenRespon
     response.json().await.unwrap()
 }
 
-pub async fn oauth_error(response: reqwest::Response) -> (u16, String, String) {
+pub(crate) async fn oauth_error(response: reqwest::Response) -> (u16, String, String) {
     let status = response.status().as_u16();
     let body: serde_json::Value = response.json().await.unwrap();
     (
@@ -213,13 +217,13 @@ pub async fn oauth_error(response: reqwest::Response) -> (u16, String, String) {
 }
 
 /// The logout URL on the browser origin.
-pub fn logout_url(mock: &MockOkta, params: &[(&str, &str)]) -> Url {
+pub(crate) fn logout_url(mock: &MockOkta, params: &[(&str, &str)]) -> Url {
     let mut url = mock.browser_url().join("oauth2/default/v1/logout").unwrap();
     url.query_pairs_mut().extend_pairs(params);
     url
 }
 
-pub fn logout_params<'a>(id_token: &'a str, state: &'a str) -> [(&'a str, &'a str); 3] {
+pub(crate) fn logout_params<'a>(id_token: &'a str, state: &'a str) -> [(&'a str, &'a str); 3] {
     [
         ("id_token_hint", id_token),
         ("post_logout_redirect_uri", DEMO_POST_LOGOUT_REDIRECT_URI),
@@ -228,7 +232,7 @@ pub fn logout_params<'a>(id_token: &'a str, state: &'a str) -> [(&'a str, &'a st
 }
 
 /// Opens the end-session request for `tokens`' ID token with `state` in `browser`.
-pub async fn sign_out_in(
+pub(crate) async fn sign_out_in(
     browser: &Browser,
     mock: &MockOkta,
     tokens: &TokenResponse,
@@ -242,7 +246,7 @@ pub async fn sign_out_in(
 }
 
 /// Redeems `refresh_token` at the default server's token endpoint as the demo client.
-pub async fn refresh(mock: &MockOkta, refresh_token: &str) -> reqwest::Response {
+pub(crate) async fn refresh(mock: &MockOkta, refresh_token: &str) -> reqwest::Response {
     post_form(
         mock,
         "oauth2/default/v1/token",

@@ -1,0 +1,294 @@
+//! The session manager: the one owner of the app session. It signs in through the system
+//! browser, keeps the tokens in the keychain and in memory, signs out, and reports every
+//! change as a [`SessionView`] that holds claims only, never a token.
+//!
+//! [`SessionManager::start`] (start.rs) restores the stored session and runs the background
+//! work; sign_in.rs and sign_out.rs hold the two flows, revocation.rs the queue of tokens to
+//! revoke and its retries, timeouts.rs the idle and absolute timeouts, outcome.rs what a
+//! sign-out tells the person, and ports.rs what the session needs from the app around it.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::{oneshot, watch};
+use url::Url;
+
+mod outcome;
+mod ports;
+mod revocation;
+mod sign_in;
+mod sign_out;
+mod start;
+mod timeouts;
+
+pub use outcome::{OutcomeKind, SignOutOutcome};
+pub use ports::{DesktopLinks, SessionEvents, SystemBrowser};
+pub use start::{Session, SessionParts};
+
+use crate::callback::{self, Callback, PendingCallbacks};
+use crate::config::Config;
+use crate::error::SessionError;
+use crate::journal::Journal;
+use crate::provider::{IdentityProvider, Provider};
+use crate::tokens::{unix_seconds, StoredSession, UserClaims};
+use crate::vault::{TokenVault, VaultError};
+
+/// Refresh an access token that expires within this margin, rather than hand out one that
+/// dies in flight.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+/// Why the app is signed out, when it is not simply because nobody signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignedOutReason {
+    /// Okta no longer accepts the stored session (signed out or revoked elsewhere).
+    EndedElsewhere,
+    /// The session reached its absolute timeout.
+    Expired,
+    /// The session was unused for longer than the idle timeout.
+    Idle,
+    /// A sign-out was cut short (the app stopped); the app finished it at this start.
+    SignOutResumed,
+}
+
+/// The session as the UI sees it: no token, ever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SessionView {
+    /// Nobody is signed in.
+    SignedOut {
+        /// Why, when the app signed the person out by itself.
+        reason: Option<SignedOutReason>,
+        /// The app session is gone; revocation and Okta's end of session are still running.
+        #[serde(rename = "signingOut")]
+        signing_out: bool,
+    },
+    /// Waiting for the browser to come back from Okta's sign-in.
+    SigningIn,
+    /// Signed in.
+    SignedIn {
+        /// Who.
+        user: UserClaims,
+        /// When the app session ends by itself (Unix seconds), if it does.
+        #[serde(rename = "expiresAt")]
+        expires_at: Option<u64>,
+    },
+}
+
+enum State {
+    SignedOut(Option<SignedOutReason>),
+    SigningIn {
+        cancel: Option<oneshot::Sender<()>>,
+    },
+    SignedIn(StoredSession),
+    /// The app session is already gone; the network steps of the sign-out run.
+    SigningOut {
+        cancel: Option<oneshot::Sender<()>>,
+    },
+}
+
+/// What the restore at start came to: `None` while it runs.
+type Restored = Option<Result<(), Arc<SessionError>>>;
+
+/// The app session. One per app, made by [`SessionManager::start`].
+pub struct SessionManager {
+    config: Config,
+    idp: IdentityProvider,
+    http: reqwest::Client,
+    /// Discovered once, then reused; a failed discovery is retried next time.
+    provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
+    vault: TokenVault,
+    journal: Journal,
+    browser: Arc<dyn SystemBrowser>,
+    desktop_links: Arc<dyn DesktopLinks>,
+    events: Arc<dyn SessionEvents>,
+    callbacks: PendingCallbacks,
+    state: Mutex<State>,
+    /// Set once the stored session was restored (or found missing) at start.
+    restored: watch::Sender<Restored>,
+    /// Serializes the read-modify-writes of the pending-revocation entry (sign-in, restore,
+    /// refresh, sign-out and retries).
+    revocations: Arc<tokio::sync::Mutex<()>>,
+    /// Wakes the revocation retries when tokens were queued.
+    revocations_queued: Arc<tokio::sync::Notify>,
+    /// When the person last used the app (for the idle timeout). Wall-clock time, so that a
+    /// suspended machine's sleep counts as idle.
+    last_activity: Mutex<SystemTime>,
+}
+
+impl SessionManager {
+    /// The identity provider in use.
+    pub fn identity_provider(&self) -> &IdentityProvider {
+        &self.idp
+    }
+
+    /// The session as the UI may see it.
+    pub fn view(&self) -> SessionView {
+        self.view_of(&self.state.lock().expect("session state poisoned"))
+    }
+
+    fn view_of(&self, state: &State) -> SessionView {
+        match state {
+            State::SignedOut(reason) => SessionView::SignedOut {
+                reason: *reason,
+                signing_out: false,
+            },
+            State::SigningOut { .. } => SessionView::SignedOut {
+                reason: None,
+                signing_out: true,
+            },
+            State::SigningIn { .. } => SessionView::SigningIn,
+            State::SignedIn(session) => SessionView::SignedIn {
+                user: session.user.clone(),
+                expires_at: self.session_deadline(session).map(unix_seconds),
+            },
+        }
+    }
+
+    /// When `session` reaches its absolute timeout, if it has one.
+    fn session_deadline(&self, session: &StoredSession) -> Option<SystemTime> {
+        self.config
+            .absolute_timeout
+            .map(|timeout| session.signed_in_at + timeout)
+    }
+
+    /// Changes the state and reports it.
+    fn set_state(&self, state: State) {
+        let mut current = self.state.lock().expect("session state poisoned");
+        *current = state;
+        self.events.changed(&self.view_of(&current));
+    }
+
+    /// Reports the current state, under the lock, so that reports keep the order of changes.
+    fn report_state(&self) {
+        let current = self.state.lock().expect("session state poisoned");
+        self.events.changed(&self.view_of(&current));
+    }
+
+    /// Okta as discovered, discovering it first if no earlier call did.
+    async fn provider(&self) -> Result<Arc<Provider>, SessionError> {
+        let mut cached = self.provider.lock().await;
+        if let Some(provider) = cached.as_ref() {
+            return Ok(provider.clone());
+        }
+        let provider = Arc::new(
+            Provider::discover(
+                &self.idp.issuer,
+                &self.idp.client_id,
+                &self.config.redirect_uri,
+                self.http.clone(),
+            )
+            .await?,
+        );
+        *cached = Some(provider.clone());
+        Ok(provider)
+    }
+
+    /// Runs `operation` on the keychain off the async threads (keychain calls block). It
+    /// starts at once, so that the caller can do other work before awaiting it.
+    fn with_vault<T, F>(&self, operation: F) -> impl Future<Output = Result<T, VaultError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&TokenVault) -> Result<T, VaultError> + Send + 'static,
+    {
+        let vault = self.vault.clone();
+        let running = tokio::task::spawn_blocking(move || operation(&vault));
+        async move { running.await.expect("a keychain call panicked") }
+    }
+
+    /// Stores `session`, its revocable tokens staged first (see
+    /// [`crate::vault::PendingSignOut::staged`]). Staged tokens it replaces are queued for
+    /// revocation, except those a refresh replaced: such tokens were never revoked, and
+    /// revoking a rotated refresh token could end the access token just issued with it.
+    async fn store(&self, session: &StoredSession, refreshed: bool) -> Result<(), VaultError> {
+        let session = session.clone();
+        let _guard = self.revocations.lock().await;
+        let queued = self
+            .with_vault(move |vault| {
+                let live = session.tokens.revocable();
+                let queued = vault.update_pending(|pending| {
+                    if refreshed {
+                        pending.staged = live;
+                        false
+                    } else {
+                        pending.stage(live)
+                    }
+                })?;
+                vault.save(&session)?;
+                Ok(queued)
+            })
+            .await?;
+        if queued {
+            self.revocations_queued.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Renews `session`'s tokens with its refresh token and stores them.
+    async fn refresh(&self, session: &StoredSession) -> Result<StoredSession, SessionError> {
+        let refresh_token = session
+            .tokens
+            .refresh_token
+            .as_ref()
+            .ok_or(SessionError::RefreshUnavailable)?;
+        let provider = self.provider().await?;
+        let (tokens, user) = provider
+            .refresh(refresh_token, &session.tokens.id_token)
+            .await?;
+        let refreshed = StoredSession {
+            tokens,
+            user: user.unwrap_or_else(|| session.user.clone()),
+            signed_in_at: session.signed_in_at,
+        };
+        self.store(&refreshed, true).await?;
+        tracing::info!("tokens refreshed");
+        Ok(refreshed)
+    }
+
+    /// Opens `url` in the system browser off the async threads (openers run programs).
+    async fn open_in_browser(&self, url: Url) -> Result<(), String> {
+        let browser = self.browser.clone();
+        tokio::task::spawn_blocking(move || browser.open(&url))
+            .await
+            .expect("the browser opener panicked")
+    }
+
+    /// Ends the wait for the browser of a sign-in or a sign-out; otherwise does nothing.
+    pub fn cancel(&self) {
+        let mut state = self.state.lock().expect("session state poisoned");
+        if let State::SigningIn { cancel } | State::SigningOut { cancel } = &mut *state {
+            if let Some(cancel) = cancel.take() {
+                let _ = cancel.send(());
+            }
+        }
+    }
+
+    /// The person used the app: the idle timeout starts again.
+    pub fn record_activity(&self) {
+        *self.last_activity.lock().expect("activity clock poisoned") = SystemTime::now();
+    }
+
+    /// Handles a deep link from the OS: delivered to the flow whose `state` it carries, or
+    /// ignored and logged. Returns whether a flow took it.
+    pub fn handle_deep_link(&self, link: &str) -> bool {
+        tracing::info!(url = %callback::redacted(link), "deep link received");
+        let delivered = Callback::parse(
+            link,
+            &self.config.redirect_uri,
+            &self.config.post_logout_redirect_uri,
+        )
+        .and_then(|callback| self.callbacks.deliver(callback));
+        match delivered {
+            Ok(kind) => {
+                tracing::info!(?kind, "callback accepted");
+                true
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "deep link ignored");
+                false
+            }
+        }
+    }
+}

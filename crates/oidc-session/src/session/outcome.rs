@@ -1,0 +1,183 @@
+//! What a sign-out tells the person: how it ended, in plain words.
+
+use serde::Serialize;
+use url::Url;
+
+/// What came of a sign-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// App session ended, tokens revoked, Okta confirmed the end of its session.
+    Completed,
+    /// App session ended as asked; the browser stays signed in to Okta.
+    SignedOutOfAppOnly,
+    /// App session ended; Okta did not confirm in time.
+    TimedOut,
+    /// App session ended; the person stopped waiting for Okta.
+    Cancelled,
+    /// App session ended; Okta reported an error on the way back.
+    IdpError,
+    /// App session ended; Okta could not be reached, revocation is queued.
+    Offline,
+    /// App session ended; Okta's sign-out could not start (configuration to fix).
+    PreflightFailed,
+}
+
+/// A sign-out's outcome, as the person sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignOutOutcome {
+    /// What came of it.
+    pub kind: OutcomeKind,
+    /// What it means, in plain words.
+    pub message: String,
+    /// Tokens are still waiting to be revoked (retried in the background).
+    pub revocation_pending: bool,
+    /// Okta got an expired ID token as `id_token_hint` (no fresh one could be had).
+    pub expired_id_token_hint: bool,
+}
+
+/// How the network part of a sign-out ended, with what Okta said or what went wrong where
+/// there is more to say than the kind.
+#[derive(Debug)]
+pub(super) struct Ending {
+    kind: OutcomeKind,
+    reason: Option<String>,
+}
+
+impl Ending {
+    /// An ending that the kind says all of.
+    pub(super) fn plain(kind: OutcomeKind) -> Self {
+        Self { kind, reason: None }
+    }
+
+    /// Okta reported an error on the way back.
+    pub(super) fn idp_error(reason: String) -> Self {
+        Self {
+            kind: OutcomeKind::IdpError,
+            reason: Some(reason),
+        }
+    }
+
+    /// Okta's sign-out could not start, for `reason`.
+    pub(super) fn preflight_failed(reason: String) -> Self {
+        Self {
+            kind: OutcomeKind::PreflightFailed,
+            reason: Some(reason),
+        }
+    }
+}
+
+const BROWSER_MAY_BE_SIGNED_IN: &str = "your browser may still be signed in to Okta";
+const EXPIRED_HINT: &str = " Your ID token had expired and could not be renewed, so Okta got \
+                            the expired one as the sign-out hint.";
+const REVOCATION_PENDING: &str =
+    " Your tokens are not revoked yet: the app keeps trying until Okta takes them.";
+
+impl SignOutOutcome {
+    /// The outcome of a sign-out that ended with `ending`. `post_logout_redirect_uri` is
+    /// named where a wrong setting in Okta is the likely cause.
+    pub(super) fn new(
+        ending: Ending,
+        revocation_pending: bool,
+        expired_id_token_hint: bool,
+        post_logout_redirect_uri: &Url,
+    ) -> Self {
+        let reason = ending.reason.as_deref().unwrap_or("no details");
+        let mut message = match ending.kind {
+            OutcomeKind::Completed => {
+                "You are signed out of this app and of Okta in your browser.".to_owned()
+            }
+            OutcomeKind::SignedOutOfAppOnly => "You are signed out of this app. Your browser \
+                stays signed in to Okta, so signing in again needs no password."
+                .to_owned(),
+            OutcomeKind::TimedOut => format!(
+                "Signed out of this app; Okta did not confirm — {BROWSER_MAY_BE_SIGNED_IN}. If \
+                 your browser shows an Okta error, check that {post_logout_redirect_uri} is one \
+                 of the app's Sign-out redirect URIs in Okta."
+            ),
+            OutcomeKind::Cancelled => format!(
+                "Signed out of this app. You stopped waiting for Okta, so \
+                 {BROWSER_MAY_BE_SIGNED_IN}."
+            ),
+            OutcomeKind::IdpError => format!(
+                "Signed out of this app, but Okta reported: {reason}. Your browser may still be \
+                 signed in to Okta."
+            ),
+            OutcomeKind::Offline => format!(
+                "Signed out of this app. Okta cannot be reached right now, so \
+                 {BROWSER_MAY_BE_SIGNED_IN}."
+            ),
+            OutcomeKind::PreflightFailed => format!(
+                "Signed out of this app, but Okta's sign-out could not start: {reason}. Your \
+                 browser may still be signed in to Okta."
+            ),
+        };
+        if expired_id_token_hint {
+            message.push_str(EXPIRED_HINT);
+        }
+        if revocation_pending {
+            message.push_str(REVOCATION_PENDING);
+        }
+        Self {
+            kind: ending.kind,
+            message,
+            revocation_pending,
+            expired_id_token_hint,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(ending: Ending, revocation_pending: bool, expired_hint: bool) -> SignOutOutcome {
+        let uri = Url::parse("com.example.oktasignout:/logout/callback").unwrap();
+        SignOutOutcome::new(ending, revocation_pending, expired_hint, &uri)
+    }
+
+    #[test]
+    fn each_ending_says_whether_the_browser_may_still_be_signed_in() {
+        let signed_in_still = [
+            Ending::plain(OutcomeKind::TimedOut),
+            Ending::plain(OutcomeKind::Cancelled),
+            Ending::plain(OutcomeKind::Offline),
+            Ending::idp_error("server_error".into()),
+            Ending::preflight_failed("no end_session_endpoint".into()),
+        ];
+        for ending in signed_in_still {
+            let outcome = outcome(ending, false, false);
+            assert!(
+                outcome.message.starts_with("Signed out of this app")
+                    && outcome.message.contains("may still be signed in to Okta"),
+                "{}",
+                outcome.message
+            );
+        }
+        let completed = outcome(Ending::plain(OutcomeKind::Completed), false, false);
+        assert!(!completed.message.contains("may still"));
+    }
+
+    #[test]
+    fn okta_s_words_and_what_is_left_are_in_the_message() {
+        let outcome = outcome(
+            Ending::idp_error("The session could not be ended".into()),
+            true,
+            true,
+        );
+        assert_eq!(outcome.kind, OutcomeKind::IdpError);
+        assert!(outcome
+            .message
+            .contains("Okta reported: The session could not be ended."));
+        assert!(outcome.message.contains("expired"));
+        assert!(outcome.message.ends_with("until Okta takes them."));
+        let timed_out = SignOutOutcome::new(
+            Ending::plain(OutcomeKind::TimedOut),
+            false,
+            false,
+            &Url::parse("com.example.oktasignout:/bye").unwrap(),
+        );
+        assert!(timed_out.message.contains("com.example.oktasignout:/bye"));
+    }
+}

@@ -1,0 +1,223 @@
+//! Starting the session: the stored session is restored (a sign-out that a crash cut short
+//! is finished first), a sign-in waits for that, and the background work runs from then on:
+//! the revocation retries and the session timeouts.
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+use super::revocation::queue_for_revocation;
+use super::{
+    DesktopLinks, SessionEvents, SessionManager, SessionView, SignedOutReason, State,
+    SystemBrowser, EXPIRY_MARGIN,
+};
+use crate::callback::PendingCallbacks;
+use crate::config::Config;
+use crate::error::{error_chain, SessionError};
+use crate::journal::{Journal, JournalRecord, SignOutMode};
+use crate::provider::IdentityProvider;
+use crate::tokens::StoredSession;
+use crate::vault::{TokenVault, VaultError};
+
+/// Everything a session is made of: its configuration, its identity provider, where it keeps
+/// its state, and the app around it.
+pub struct SessionParts {
+    /// The validated configuration.
+    pub config: Config,
+    /// The identity provider to sign in to.
+    pub idp: IdentityProvider,
+    /// The keychain entries of the app.
+    pub vault: TokenVault,
+    /// The sign-out journal (in the app's data directory).
+    pub journal: Journal,
+    /// The person's web browser.
+    pub browser: Arc<dyn SystemBrowser>,
+    /// The desktop's routing of the app's links.
+    pub desktop_links: Arc<dyn DesktopLinks>,
+    /// Who hears of every change.
+    pub events: Arc<dyn SessionEvents>,
+}
+
+/// A started session: the manager, and its background work, which ends when this is dropped.
+pub struct Session {
+    manager: Arc<SessionManager>,
+    background: AbortHandle,
+}
+
+impl Session {
+    /// The session manager, to share with the tasks that use it.
+    pub fn manager(&self) -> &Arc<SessionManager> {
+        &self.manager
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.background.abort();
+    }
+}
+
+impl SessionManager {
+    /// Starts the session, signed out: it restores the stored session in the background
+    /// ([`SessionManager::restored`] says when that is done; a sign-in waits for it), then
+    /// retries queued revocations and watches the session timeouts for as long as the
+    /// returned [`Session`] lives. Call it within a Tokio runtime.
+    pub fn start(parts: SessionParts) -> Result<Session, SessionError> {
+        let http = parts.idp.http_client()?;
+        let manager = Arc::new(Self {
+            config: parts.config,
+            idp: parts.idp,
+            http,
+            provider: tokio::sync::Mutex::new(None),
+            vault: parts.vault,
+            journal: parts.journal,
+            browser: parts.browser,
+            desktop_links: parts.desktop_links,
+            events: parts.events,
+            callbacks: PendingCallbacks::default(),
+            state: Mutex::new(State::SignedOut(None)),
+            restored: watch::Sender::new(None),
+            revocations: Arc::default(),
+            revocations_queued: Arc::default(),
+            last_activity: Mutex::new(SystemTime::now()),
+        });
+        let background = tokio::spawn({
+            let manager = manager.clone();
+            async move {
+                let restored = manager.restore().await.map_err(|error| {
+                    tracing::error!(code = error.code(), error = %error_chain(&error), "could not restore the session");
+                    Arc::new(error)
+                });
+                manager.restored.send_replace(Some(restored));
+                tokio::join!(
+                    manager.run_revocation_retries(),
+                    manager.run_session_timeouts()
+                );
+            }
+        });
+        Ok(Session {
+            manager,
+            background: background.abort_handle(),
+        })
+    }
+
+    /// Waits until the stored session was restored at start (or found missing), and returns
+    /// the session as the UI may see it then; an error when the restore failed.
+    pub async fn restored(&self) -> Result<SessionView, SessionError> {
+        let mut restored = self.restored.subscribe();
+        let result = restored
+            .wait_for(Option::is_some)
+            .await
+            .expect("the manager keeps the sender")
+            .clone();
+        match result {
+            Some(Err(error)) => Err(SessionError::Restore(error)),
+            _ => Ok(self.view()),
+        }
+    }
+
+    /// Picks up the session stored in the keychain: an expired access token is refreshed; a
+    /// session Okta no longer accepts, or past its absolute timeout, is wiped. A sign-out that
+    /// a crash cut short is finished first: its session is never restored.
+    async fn restore(&self) -> Result<(), SessionError> {
+        if self.resume_interrupted_sign_out().await? {
+            self.set_state(State::SignedOut(Some(SignedOutReason::SignOutResumed)));
+            return Ok(());
+        }
+        // The staged tokens follow the stored session, read under the same lock as any store:
+        // those of a session that is gone (a sign-out cut short after its delete) are queued
+        // for revocation.
+        let (stored, queued) = {
+            let _guard = self.revocations.lock().await;
+            self.with_vault(|vault| {
+                let stored = match vault.load() {
+                    Ok(stored) => stored,
+                    Err(VaultError::Corrupt) => {
+                        tracing::warn!("the stored session is unreadable; removing it");
+                        vault.delete()?;
+                        None
+                    }
+                    Err(error) => return Err(error),
+                };
+                let live = stored
+                    .as_ref()
+                    .map_or_else(Vec::new, |session| session.tokens.revocable());
+                let queued = vault.update_pending(|pending| pending.stage(live))?;
+                Ok((stored, queued))
+            })
+            .await?
+        };
+        if queued {
+            self.revocations_queued.notify_one();
+        }
+        let Some(mut session) = stored else {
+            return Ok(());
+        };
+        if self
+            .session_deadline(&session)
+            .is_some_and(|deadline| deadline <= SystemTime::now())
+        {
+            tracing::info!("the stored session reached its absolute timeout; signing out");
+            return self.wipe(session, SignedOutReason::Expired).await;
+        }
+        if session.tokens.access_expired(EXPIRY_MARGIN) {
+            match self.refresh(&session).await {
+                Ok(refreshed) => session = refreshed,
+                Err(SessionError::GrantRejected { .. } | SessionError::RefreshUnavailable) => {
+                    tracing::info!("Okta no longer accepts the stored session; signing out");
+                    return self.wipe(session, SignedOutReason::EndedElsewhere).await;
+                }
+                // Offline now: keep the session; the next use refreshes it.
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error), "could not refresh the restored session")
+                }
+            }
+        }
+        tracing::info!("session restored");
+        self.set_state(State::SignedIn(session));
+        Ok(())
+    }
+
+    /// Ends a stored session that will not be restored: it leaves the keychain, its tokens
+    /// are queued for revocation.
+    async fn wipe(
+        &self,
+        session: StoredSession,
+        reason: SignedOutReason,
+    ) -> Result<(), SessionError> {
+        self.discard(session.tokens).await?;
+        self.set_state(State::SignedOut(Some(reason)));
+        Ok(())
+    }
+
+    /// Finishes a sign-out that a crash cut short: the session leaves the keychain (its
+    /// tokens queued for revocation), the journal is cleared. Returns whether there was one.
+    async fn resume_interrupted_sign_out(&self) -> Result<bool, SessionError> {
+        let record = match self.journal.read() {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(false),
+            // Failing closed: a journal that is there but unreadable still means a sign-out.
+            Err(error) => {
+                tracing::error!(%error, "cannot read the sign-out journal; finishing the sign-out");
+                JournalRecord::start(SignOutMode::Full)
+            }
+        };
+        tracing::warn!(step = ?record.step, mode = ?record.mode, "finishing an interrupted sign-out");
+        {
+            let _guard = self.revocations.lock().await;
+            self.with_vault(|vault| match vault.load() {
+                Ok(Some(session)) => queue_for_revocation(vault, &session.tokens),
+                Ok(None) => Ok(()),
+                Err(VaultError::Corrupt) => vault.delete(),
+                Err(error) => Err(error),
+            })
+            .await?;
+        }
+        self.finish_pending_entry().await?;
+        self.journal.clear().map_err(SessionError::Journal)?;
+        self.revocations_queued.notify_one();
+        Ok(true)
+    }
+}

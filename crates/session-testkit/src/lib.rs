@@ -1,0 +1,473 @@
+//! The session core's test kit, shared by oidc-session's tests and benches: the real
+//! [`SessionManager`], started, with its ports doubled (a desktop that records the URLs it was
+//! asked to open, and every event recorded as the window would receive it), against an
+//! in-process mock-okta whose scripted browser plays the person.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mock_okta::browser::{Browser, Landing};
+use mock_okta::{MockOkta, DEMO_CLIENT_ID};
+use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
+use oidc_session::{
+    Config, DesktopLinks, IdentityProvider, Journal, Session, SessionError, SessionEvents,
+    SessionManager, SessionParts, SessionView, SignOutMode, SignOutOutcome, SignOutStep,
+    SystemBrowser, TokenVault, UserClaims,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use url::Url;
+
+/// The app's private-use URI scheme.
+pub const SCHEME: &str = "com.example.oktasignout";
+/// A safety net against hangs, not a speed check.
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+/// The desktop as the core sees it: the URLs it asked the browser to open go to a channel,
+/// and whether the desktop hands the app's scheme back can be switched off.
+pub struct TestDesktop {
+    opened: mpsc::UnboundedSender<Url>,
+    scheme_registered: AtomicBool,
+}
+
+impl TestDesktop {
+    /// Whether the desktop hands the app's links back to it from now on.
+    pub fn set_scheme_registered(&self, registered: bool) {
+        self.scheme_registered.store(registered, Ordering::SeqCst);
+    }
+}
+
+impl SystemBrowser for TestDesktop {
+    fn open(&self, url: &Url) -> Result<(), String> {
+        self.opened
+            .send(url.clone())
+            .map_err(|error| error.to_string())
+    }
+}
+
+impl DesktopLinks for TestDesktop {
+    fn check_scheme_handler(&self, scheme: &str) -> Result<(), String> {
+        if self.scheme_registered.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(format!("no application handles {scheme}: links"))
+        }
+    }
+}
+
+/// One event the core reported.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The session changed: the view serialized as the window receives it, and, for a view
+    /// that says "signing out", whether the keychain still held the session entry then.
+    Changed {
+        /// The view's JSON.
+        view: String,
+        /// Probed only for a "signing out" view, and only with a probe vault.
+        session_in_keychain: Option<bool>,
+    },
+    /// A sign-out ended.
+    SignedOut(SignOutOutcome),
+    /// A sign-out journaled a step, with whether the keychain held the session entry then
+    /// (probed with a probe vault, after the first step: its record is written while the
+    /// entry is deleted).
+    Step {
+        /// The step.
+        step: SignOutStep,
+        /// Whether the keychain held the session entry.
+        session_in_keychain: Option<bool>,
+    },
+}
+
+/// Every event the core reported, with when it arrived.
+#[derive(Default)]
+pub struct RecordedEvents {
+    events: Mutex<Vec<(Instant, Event)>>,
+    /// Probed at the moments [`Event`] names, when set.
+    probe: Option<TokenVault>,
+    /// The process stops for good at this step (for a test that kills it there).
+    park_at: Option<SignOutStep>,
+}
+
+impl RecordedEvents {
+    /// Records events, probing `vault` for the session entry at the moments that matter.
+    pub fn probing(vault: TokenVault) -> Self {
+        Self {
+            probe: Some(vault),
+            ..Self::default()
+        }
+    }
+
+    /// Records events and, at `step`, prints `reached {step:?}` and parks the reporting
+    /// thread for good, so that the process can be killed right after that step.
+    pub fn parking_at(step: SignOutStep) -> Self {
+        Self {
+            park_at: Some(step),
+            ..Self::default()
+        }
+    }
+
+    fn record(&self, event: Event) {
+        let now = Instant::now();
+        self.events.lock().unwrap().push((now, event));
+    }
+
+    fn session_in_keychain(&self) -> Option<bool> {
+        let vault = self.probe.as_ref()?;
+        Some(vault.load().unwrap().is_some())
+    }
+
+    /// Every event so far, with when it arrived.
+    pub fn all(&self) -> Vec<(Instant, Event)> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// The views, as the window received them.
+    pub fn views(&self) -> Vec<String> {
+        self.filter(|event| match event {
+            Event::Changed { view, .. } => Some(view.clone()),
+            _ => None,
+        })
+    }
+
+    /// The sign-out outcomes.
+    pub fn outcomes(&self) -> Vec<SignOutOutcome> {
+        self.filter(|event| match event {
+            Event::SignedOut(outcome) => Some(outcome.clone()),
+            _ => None,
+        })
+    }
+
+    /// The journaled steps, with whether the keychain held the session entry then.
+    pub fn steps(&self) -> Vec<(SignOutStep, Option<bool>)> {
+        self.filter(|event| match event {
+            Event::Step {
+                step,
+                session_in_keychain,
+            } => Some((*step, *session_in_keychain)),
+            _ => None,
+        })
+    }
+
+    /// For each "signing out" view: whether the keychain still held the session entry then.
+    pub fn session_at_signing_out(&self) -> Vec<bool> {
+        self.filter(|event| match event {
+            Event::Changed {
+                session_in_keychain,
+                ..
+            } => *session_in_keychain,
+            _ => None,
+        })
+    }
+
+    fn filter<T>(&self, pick: impl Fn(&Event) -> Option<T>) -> Vec<T> {
+        let events = self.events.lock().unwrap();
+        events.iter().filter_map(|(_, event)| pick(event)).collect()
+    }
+}
+
+/// Whether `view` says the app session is gone while the sign-out goes on.
+pub fn is_signing_out(view: &SessionView) -> bool {
+    matches!(
+        view,
+        SessionView::SignedOut {
+            signing_out: true,
+            ..
+        }
+    )
+}
+
+impl SessionEvents for RecordedEvents {
+    fn changed(&self, view: &SessionView) {
+        let session_in_keychain = if is_signing_out(view) {
+            self.session_in_keychain()
+        } else {
+            None
+        };
+        self.record(Event::Changed {
+            view: serde_json::to_string(view).unwrap(),
+            session_in_keychain,
+        });
+    }
+
+    fn signed_out(&self, outcome: &SignOutOutcome) {
+        self.record(Event::SignedOut(outcome.clone()));
+    }
+
+    fn sign_out_step(&self, step: SignOutStep) {
+        let session_in_keychain = if step == SignOutStep::Started {
+            None
+        } else {
+            self.session_in_keychain()
+        };
+        self.record(Event::Step {
+            step,
+            session_in_keychain,
+        });
+        if self.park_at == Some(step) {
+            println!("reached {step:?}");
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+}
+
+/// One app session under test: the real manager, started, its ports doubled.
+pub struct TestSession {
+    /// The manager, to share with the tasks that drive it.
+    pub manager: Arc<SessionManager>,
+    /// The desktop it opens URLs on.
+    pub desktop: Arc<TestDesktop>,
+    /// The URLs it asked the browser to open.
+    pub opened: mpsc::UnboundedReceiver<Url>,
+    /// What it reported.
+    pub events: Arc<RecordedEvents>,
+    /// Its background work, stopped when this is dropped.
+    _session: Session,
+}
+
+/// Where a [`TestSession`] keeps its state and whom it signs in with.
+pub struct SessionSetup<'a> {
+    /// The identity provider.
+    pub idp: IdentityProvider,
+    /// The app's configuration.
+    pub config: Config,
+    /// Its keychain entries.
+    pub vault: TokenVault,
+    /// Its data directory (the sign-out journal).
+    pub data_dir: &'a Path,
+    /// Who records its events.
+    pub events: RecordedEvents,
+}
+
+impl TestSession {
+    /// Starts a session as the app does.
+    pub fn start(setup: SessionSetup<'_>) -> Self {
+        let (sender, opened) = mpsc::unbounded_channel();
+        let desktop = Arc::new(TestDesktop {
+            opened: sender,
+            scheme_registered: AtomicBool::new(true),
+        });
+        let events = Arc::new(setup.events);
+        let session = SessionManager::start(SessionParts {
+            config: setup.config,
+            idp: setup.idp,
+            vault: setup.vault,
+            journal: Journal::in_dir(setup.data_dir),
+            browser: desktop.clone(),
+            desktop_links: desktop.clone(),
+            events: events.clone(),
+        })
+        .expect("a started session");
+        Self {
+            manager: session.manager().clone(),
+            desktop,
+            opened,
+            events,
+            _session: session,
+        }
+    }
+
+    /// The next URL the app sent the browser to.
+    pub async fn next_opened(&mut self) -> Url {
+        tokio::time::timeout(LIMIT, self.opened.recv())
+            .await
+            .expect("the browser was never opened")
+            .expect("the desktop is still there")
+    }
+
+    /// Starts a sign-in; returns the authorization URL the browser was sent to.
+    pub async fn begin_sign_in(&mut self) -> (Url, JoinHandle<Result<UserClaims, SessionError>>) {
+        let manager = self.manager.clone();
+        let task = tokio::spawn(async move { manager.sign_in().await });
+        (self.next_opened().await, task)
+    }
+
+    /// A full sign-in: `browser` fills in mock-okta's form and hands the redirect back.
+    pub async fn sign_in(&mut self, browser: &Browser) -> UserClaims {
+        let (url, task) = self.begin_sign_in().await;
+        self.browse(browser, url).await;
+        task.await.unwrap().expect("sign-in succeeds")
+    }
+
+    /// Starts a sign-out in the background.
+    pub fn begin_sign_out(&self, mode: SignOutMode) -> JoinHandle<Result<(), SessionError>> {
+        let manager = self.manager.clone();
+        tokio::spawn(async move { manager.sign_out(mode).await })
+    }
+
+    /// Signs out, and returns when the sign-out is over.
+    pub async fn sign_out_now(&self, mode: SignOutMode) {
+        self.manager
+            .sign_out(mode)
+            .await
+            .expect("a sign-out outside a sign-in goes ahead");
+    }
+
+    /// A full sign-out that `browser` completes at Okta.
+    pub async fn sign_out(&mut self, browser: &Browser) {
+        let task = self.begin_sign_out(SignOutMode::Full);
+        self.browser_completes_logout(browser).await;
+        task.await.unwrap().expect("sign-out succeeds");
+    }
+
+    /// `browser` loads Okta's end-session request and hands the redirect to the app.
+    pub async fn browser_completes_logout(&mut self, browser: &Browser) -> Url {
+        let logout = self.next_opened().await;
+        self.browse(browser, logout).await
+    }
+
+    /// `browser` loads `url` and hands the redirect it ends at to the app, which must take it.
+    async fn browse(&self, browser: &Browser, url: Url) -> Url {
+        let callback = expect_app_redirect(browser.open(url).await.unwrap());
+        assert!(self.manager.handle_deep_link(callback.as_str()));
+        callback
+    }
+}
+
+/// One app session against its own mock-okta, its tokens in the real Secret Service under a
+/// keychain service of the test's own (so tests run side by side), its journal in a temporary
+/// directory.
+pub struct Harness {
+    /// The identity provider.
+    pub mock: MockOkta,
+    /// The app's configuration.
+    pub config: Config,
+    /// The keychain service of this test.
+    pub service: String,
+    /// The app's data directory.
+    pub data_dir: tempfile::TempDir,
+    /// How long the app's requests to mock-okta may take; [`Harness::restart`] applies it.
+    pub request_timeout: Duration,
+    /// The app.
+    pub app: TestSession,
+}
+
+impl Harness {
+    /// A signed-out app with the default configuration.
+    pub async fn start(test: &str) -> Self {
+        Self::start_with(test, Config::demo(SCHEME)).await
+    }
+
+    /// A signed-out app with `config`.
+    pub async fn start_with(test: &str, config: Config) -> Self {
+        let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
+        let service = format!("{SCHEME}.test.{test}.{}", std::process::id());
+        let data_dir = tempfile::tempdir().unwrap();
+        let request_timeout = DEFAULT_REQUEST_TIMEOUT;
+        let app = Self::start_app(&mock, &config, &service, data_dir.path(), request_timeout);
+        Self {
+            mock,
+            config,
+            service,
+            data_dir,
+            request_timeout,
+            app,
+        }
+    }
+
+    fn start_app(
+        mock: &MockOkta,
+        config: &Config,
+        service: &str,
+        data_dir: &Path,
+        request_timeout: Duration,
+    ) -> TestSession {
+        TestSession::start(SessionSetup {
+            idp: identity_provider(mock, request_timeout),
+            config: config.clone(),
+            vault: platform_vault(service),
+            data_dir,
+            events: RecordedEvents::probing(platform_vault(service)),
+        })
+    }
+
+    /// The app restarted: a new session over the same keychain entries and journal; the old
+    /// one's background work stops.
+    pub fn restart(&mut self) {
+        self.app = Self::start_app(
+            &self.mock,
+            &self.config,
+            &self.service,
+            self.data_dir.path(),
+            self.request_timeout,
+        );
+    }
+
+    /// The app's keychain entries.
+    pub fn vault(&self) -> TokenVault {
+        platform_vault(&self.service)
+    }
+
+    /// The app's sign-out journal.
+    pub fn journal(&self) -> Journal {
+        Journal::in_dir(self.data_dir.path())
+    }
+
+    /// Changes mock-okta's token lifetimes for the tokens it issues from now on.
+    pub fn update_lifetimes(&self, change: impl FnOnce(&mut mock_okta::Lifetimes)) {
+        let mut lifetimes = self.mock.lifetimes();
+        change(&mut lifetimes);
+        self.mock.set_lifetimes(lifetimes);
+    }
+
+    /// A scripted browser that signs in to this mock-okta as its demo user.
+    pub fn browser(&self) -> Browser {
+        Browser::for_mock(&self.mock).unwrap()
+    }
+
+    /// Waits until `probe` holds, polling.
+    pub async fn wait_until(&self, what: &str, mut probe: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        while !probe() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Ok(vault) = TokenVault::platform(&self.service) {
+            let _ = vault.delete();
+            let _ = vault.delete_pending();
+        }
+    }
+}
+
+/// `mock`'s default authorization server as the app's identity provider, its certificate
+/// trusted, with the demo client.
+pub fn identity_provider(mock: &MockOkta, request_timeout: Duration) -> IdentityProvider {
+    IdentityProvider {
+        issuer: mock.issuer(),
+        client_id: DEMO_CLIENT_ID.to_owned(),
+        extra_root_pem: Some(mock.ca_certificate_pem().as_bytes().to_vec()),
+        request_timeout,
+    }
+}
+
+/// The Secret Service's entries of keychain service `service`.
+pub fn platform_vault(service: &str) -> TokenVault {
+    TokenVault::platform(service).expect("a Secret Service (run through scripts/test)")
+}
+
+/// The redirect to the app that the browser ended at; panics on a page.
+pub fn expect_app_redirect(landing: Landing) -> Url {
+    match landing {
+        Landing::AppRedirect(url) => url,
+        Landing::Page { status, body } => panic!("the browser stayed on a page ({status}): {body}"),
+    }
+}
+
+/// The value of query parameter `name`.
+pub fn query(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}

@@ -1,0 +1,43 @@
+//! Demo mode: with no Okta org configured, mock-okta runs inside the app, its built-in client
+//! matching the app's default redirect URIs, and the window says so.
+
+use mock_okta::MockOkta;
+use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
+use oidc_session::IdentityProvider;
+
+use crate::commands::DemoInfo;
+use crate::state::StartError;
+
+/// The embedded mock-okta; it serves as long as this lives.
+pub(crate) struct DemoIdp {
+    mock: MockOkta,
+}
+
+impl DemoIdp {
+    /// Starts mock-okta on 127.0.0.1 with its demo user and client.
+    pub(crate) async fn start() -> Result<Self, StartError> {
+        let mock = MockOkta::start(mock_okta::Config::default())
+            .await
+            .map_err(StartError::Demo)?;
+        Ok(Self { mock })
+    }
+
+    /// mock-okta as the session's identity provider, its certificate trusted.
+    pub(crate) fn identity_provider(&self) -> IdentityProvider {
+        IdentityProvider {
+            issuer: self.mock.issuer(),
+            client_id: mock_okta::DEMO_CLIENT_ID.to_owned(),
+            extra_root_pem: Some(self.mock.ca_certificate_pem().as_bytes().to_vec()),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// What the demo banner says: where the browser signs in, and as whom.
+    pub(crate) fn info(&self) -> DemoInfo {
+        DemoInfo {
+            browser_url: self.mock.browser_url().to_string(),
+            username: mock_okta::DEMO_USERNAME.to_owned(),
+            password: mock_okta::DEMO_PASSWORD.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! What the app does on a Linux desktop that other systems do for it: register the handler of
+//! its links, hand a link to the running instance, and choose how WebKitGTK paints.
+
+pub(crate) mod hand_off;
+pub(crate) mod scheme_handler;
+
+use tauri::{AppHandle, Manager};
+
+/// Has WebKitGTK paint the page with the CPU instead of the GPU (WebKit reads this in the web
+/// process it starts; `=0` keeps GPU painting). The window is one small form, which the CPU
+/// paints as fast, and GPU painting first compiles Skia's shaders at every start: with Mesa's
+/// software GL that delays the first paint, and GPU painting takes more memory
+/// (BENCHMARKS.md). Processes the app starts inherit the variable, which matters only to a
+/// WebKitGTK browser that the app starts itself.
+pub(crate) fn paint_on_the_cpu() {
+    const CPU_PAINTING: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+    if std::env::var_os(CPU_PAINTING).is_none() {
+        // Called first thing in `run`, while the process has a single thread.
+        std::env::set_var(CPU_PAINTING, "1");
+    }
+}
+
+/// Installs the desktop entry off the main thread: `xdg-mime` is a shell script that takes
+/// tens of milliseconds, and the window should not wait for it.
+pub(crate) fn register_scheme_handler(app: &AppHandle) -> tauri::Result<()> {
+    let executable = match app.env().appimage {
+        Some(appimage) => appimage.into(),
+        None => scheme_handler::link_program(tauri::utils::platform::current_exe()?),
+    };
+    let config = app.config();
+    // The scheme is the app's identifier (RFC 8252 §7.1); tauri.conf.json declares it too.
+    let handler = scheme_handler::SchemeHandler::new(
+        &config.identifier,
+        config.product_name.as_deref().unwrap_or(&config.identifier),
+        &config.identifier,
+        &executable,
+    );
+    let applications_dir = app.path().data_dir()?.join("applications");
+    std::thread::spawn(move || match handler.install(&applications_dir) {
+        Ok(path) => tracing::info!(entry = %path.display(), "deep-link handler registered"),
+        Err(error) => tracing::error!(%error, "could not register the deep-link handler"),
+    });
+    Ok(())
+}

@@ -1,0 +1,524 @@
+//! Sign-in end to end: the real app, in a real (virtual) window, signs in to a mock-okta that
+//! the test runs, through the person's browser (mock-okta-browser, installed as the desktop's
+//! browser, so the app's opener goes through `xdg-open`) and back through the real Linux
+//! deep-link path: `gio open` (like Firefox) or `xdg-open` (like Chromium) → the app's
+//! `.desktop` entry → the link program, or a second instance of the app where the app is
+//! installed alone → the running app's single-instance D-Bus name.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use desktop_testkit::{terminate, wait_for, Desktop, Driver, IDENTIFIER};
+use mock_okta::MockOkta;
+
+use crate::support::{app_desktop, screenshot, AppDesktop, HandOff, LINK_PROGRAM};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+async fn start_mock() -> MockOkta {
+    MockOkta::start(mock_okta::Config::default())
+        .await
+        .expect("start mock-okta")
+}
+
+/// A desktop whose browser and app both use `mock`. Where the browser hands links over like
+/// Chromium (`xdg-open`), the app is installed alone, so its desktop entry starts a second
+/// instance of the app for each link; elsewhere the entry runs the link program. So both ways
+/// a link reaches the running app are covered by whole flows.
+fn desktop_for(mock: &MockOkta, hand_off: HandOff) -> Desktop {
+    let mut desktop = app_desktop();
+    if hand_off == HandOff::XdgOpen {
+        desktop.install_app_alone();
+    }
+    let ca_file = desktop.install_browser(mock.ca_certificate_pem(), hand_off);
+    desktop.set_env("OKTA_SIGNOUT_ISSUER", mock.issuer().as_str());
+    desktop.set_env("OKTA_SIGNOUT_CLIENT_ID", mock_okta::DEMO_CLIENT_ID);
+    desktop.set_env("OKTA_SIGNOUT_CA_FILE", ca_file);
+    desktop
+}
+
+/// The window shows Ada signed in, mock-okta has her browser session and the Secret Service
+/// holds the app's session, whose tokens mock-okta issued to her.
+async fn assert_signed_in_as_ada(mock: &MockOkta, desktop: &Desktop, driver: &Driver) {
+    driver.wait_for_session("signed_in").await;
+    assert_eq!(driver.text("#user-name").await, "Ada Lovelace");
+    assert_eq!(driver.text("#user-email").await, "ada@example.com");
+    let sessions = mock.sessions();
+    assert!(
+        sessions
+            .iter()
+            .any(|session| session.user == "ada@example.com"),
+        "mock-okta has no session for ada: {sessions:?}"
+    );
+    let tokens = stored_tokens(desktop);
+    assert_eq!(tokens.len(), 3, "access, refresh and ID token");
+    for token in &tokens {
+        let issued = mock.token(token).expect("a token mock-okta issued");
+        assert_eq!(issued.user, "ada@example.com");
+    }
+}
+
+/// The token values in the app's Secret Service entry.
+fn stored_tokens(desktop: &Desktop) -> Vec<String> {
+    let stored = desktop
+        .stored_session()
+        .expect("the app's session in the Secret Service");
+    let stored: serde_json::Value = serde_json::from_str(&stored).expect("a JSON record");
+    ["access_token", "refresh_token", "id_token"]
+        .into_iter()
+        .filter_map(|field| stored[field].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Records every `session-changed` payload the window receives from now on.
+async fn record_session_events(driver: &Driver) {
+    driver
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             window.sessionEvents = [];
+             window.__TAURI__.event
+               .listen('session-changed', (event) => {
+                 window.sessionEvents.push(JSON.stringify(event.payload));
+               })
+               .then(() => done(true), (error) => done(String(error)));",
+            Vec::new(),
+        )
+        .await
+        .expect("listen to session-changed");
+}
+
+/// Everything the window received or shows: recorded events, the answers of the commands it
+/// calls, and its DOM.
+async fn what_the_window_got(driver: &Driver) -> Vec<String> {
+    let mut seen: Vec<String> =
+        serde_json::from_value(driver.execute("return window.sessionEvents || [];").await).unwrap();
+    assert!(
+        seen.iter().any(|event| event.contains("signed_in")),
+        "no session-changed event was recorded: {seen:?}"
+    );
+    for command in ["session_state", "app_info"] {
+        let answer = driver
+            .client
+            .execute_async(
+                "const [command, done] = arguments;
+                 window.__TAURI__.core.invoke(command).then(
+                   (answer) => done(JSON.stringify(answer)),
+                   (error) => done('error: ' + JSON.stringify(error)));",
+                vec![command.into()],
+            )
+            .await
+            .unwrap_or_else(|error| panic!("invoke {command}: {error}"));
+        seen.push(answer.as_str().unwrap().to_owned());
+    }
+    seen.push(
+        driver
+            .execute("return document.documentElement.outerHTML;")
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    seen
+}
+
+/// No token, nor the signature of one, reached the window (nor the app's log).
+async fn assert_no_token_reached_the_window(desktop: &Desktop, driver: &Driver) {
+    let mut seen = what_the_window_got(driver).await;
+    assert!(seen.iter().any(|text| text.contains("Ada Lovelace")));
+    seen.push(desktop.app_log());
+    for token in stored_tokens(desktop) {
+        // A JWT's signature alone identifies the token too.
+        let signature = token.rsplit('.').next().unwrap();
+        for text in &seen {
+            assert!(
+                !text.contains(&token) && !text.contains(signature),
+                "a token reached the window or the log: {text}"
+            );
+        }
+    }
+}
+
+/// Opens a forged sign-in callback through the desktop, as a hostile program could, and checks
+/// that the running app ignored it for `reason` and that the second instance exited.
+fn forge_sign_in_callback(desktop: &Desktop, reason: &str) {
+    let ignored_before = ignored_links(desktop).len();
+    let url = format!("{IDENTIFIER}:/callback?code=forged-code&state=forged-state");
+    let status = desktop.run("xdg-open", &[&url], LIMIT);
+    assert!(status.success(), "xdg-open failed: {status}");
+    let ignored = wait_for("the app to ignore the forged link", LIMIT, || {
+        ignored_links(desktop).get(ignored_before).cloned()
+    });
+    assert!(
+        ignored.contains(reason),
+        "ignored for another reason: {ignored}"
+    );
+    wait_for("the second instance to exit", LIMIT, || {
+        (desktop.app_pids().len() == 1).then_some(())
+    });
+    assert_eq!(desktop.app_window_count(), 1, "a second window appeared");
+}
+
+fn ignored_links(desktop: &Desktop) -> Vec<String> {
+    desktop
+        .app_log()
+        .lines()
+        .filter(|line| line.contains("deep link ignored"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signs_in_through_the_browser_handing_back_with_gio_open() {
+    let mock = start_mock().await;
+    let mut desktop = desktop_for(&mock, HandOff::Gio);
+    desktop.hold_browser();
+    let driver = Driver::start(&desktop).await;
+    driver.wait_for_session("signed_out").await;
+    driver.screenshot(&screenshot("session-signed-out")).await;
+    record_session_events(&driver).await;
+
+    driver.click("#sign-in").await;
+    driver.wait_for_session("signing_in").await;
+    // The app's opener went through xdg-open to the browser, which now holds.
+    desktop.wait_for_browser_log("holding", LIMIT);
+    assert_eq!(
+        driver.text("#screen-signing-in h2").await,
+        "Waiting for your browser…"
+    );
+    driver.screenshot(&screenshot("session-waiting")).await;
+
+    desktop.release_browser();
+    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    driver.screenshot(&screenshot("session-signed-in")).await;
+    desktop.wait_for_browser_log("how=Gio", LIMIT);
+    desktop.wait_for_log("callback accepted", LIMIT);
+    assert_eq!(
+        desktop.link_entry_program(),
+        std::fs::canonicalize(LINK_PROGRAM).unwrap()
+    );
+    assert_no_token_reached_the_window(&desktop, &driver).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signs_in_through_the_browser_handing_back_with_xdg_open() {
+    let mock = start_mock().await;
+    let desktop = desktop_for(&mock, HandOff::XdgOpen);
+    let driver = Driver::start(&desktop).await;
+    sign_in_through_the_window(&mock, &desktop, &driver).await;
+    desktop.wait_for_browser_log("how=XdgOpen", LIMIT);
+    desktop.wait_for_log("callback accepted", LIMIT);
+    // The entry ran a second instance of the app, which handed the callback over.
+    assert_eq!(
+        desktop.link_entry_program(),
+        std::fs::canonicalize(desktop.app()).unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_deep_links_change_nothing_while_waiting_or_signed_in() {
+    let mock = start_mock().await;
+    let mut desktop = desktop_for(&mock, HandOff::Gio);
+    desktop.hold_browser();
+    let driver = Driver::start(&desktop).await;
+    driver.wait_for_session("signed_out").await;
+    driver.click("#sign-in").await;
+    driver.wait_for_session("signing_in").await;
+    desktop.wait_for_browser_log("holding", LIMIT);
+
+    forge_sign_in_callback(&desktop, "state does not match");
+    assert_eq!(driver.session().await, "signing_in");
+    assert!(mock.tokens().is_empty(), "the forged code was redeemed");
+
+    // The real callback still completes the sign-in that was waiting.
+    desktop.release_browser();
+    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    let stored = desktop.stored_session();
+
+    forge_sign_in_callback(&desktop, "nothing is waiting");
+    assert_eq!(driver.session().await, "signed_in");
+    assert_eq!(driver.text("#user-name").await, "Ada Lovelace");
+    assert_eq!(
+        desktop.stored_session(),
+        stored,
+        "the stored session changed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deep_link_that_starts_the_app_changes_nothing() {
+    let mock = start_mock().await;
+    let desktop = desktop_for(&mock, HandOff::Gio);
+    // An earlier run registered the app's .desktop handler in this HOME.
+    let app = desktop.launch_app(&[]);
+    desktop.wait_for_log("deep-link handler registered", LIMIT);
+    drop(app);
+    wait_for("the app to exit", LIMIT, || {
+        desktop.app_pids().is_empty().then_some(())
+    });
+
+    // Generic xdg-open runs the handler in the foreground: it ends with the app.
+    let url = format!("{IDENTIFIER}:/callback?code=stray-code&state=stray-state");
+    let mut opener = desktop
+        .command("xdg-open")
+        .arg(&url)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("xdg-open");
+    let ignored = wait_for("the started app to ignore the link", LIMIT, || {
+        ignored_links(&desktop).first().cloned()
+    });
+    assert!(ignored.contains("nothing is waiting"), "{ignored}");
+    wait_for("the app's window", LIMIT, || {
+        (desktop.app_window_count() == 1).then_some(())
+    });
+    desktop.screenshot(&screenshot("session-cold-start-deep-link"));
+    let pids = desktop.app_pids();
+    assert_eq!(pids.len(), 1, "the app is not running: {pids:?}");
+    assert_eq!(
+        opener.try_wait().unwrap(),
+        None,
+        "xdg-open ended: the app crashed"
+    );
+    assert_eq!(desktop.app_log().matches("starting").count(), 2);
+    assert!(!desktop.app_log().contains("signed in"));
+    assert_eq!(desktop.stored_session(), None);
+    assert!(mock.tokens().is_empty());
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pids[0].to_string()])
+        .status();
+    terminate(&mut opener);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_app_restores_the_session() {
+    let mock = start_mock().await;
+    let desktop = desktop_for(&mock, HandOff::XdgOpen);
+    let driver = Driver::start(&desktop).await;
+    sign_in_through_the_window(&mock, &desktop, &driver).await;
+
+    let driver = restart_app(driver, &desktop).await;
+    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    desktop.wait_for_log("session restored", LIMIT);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_stops_waiting_for_a_browser_that_never_comes_back() {
+    let mock = start_mock().await;
+    let desktop = desktop_for(&mock, HandOff::Never);
+    let driver = Driver::start(&desktop).await;
+    driver.wait_for_session("signed_out").await;
+    driver.click("#sign-in").await;
+    driver.wait_for_session("signing_in").await;
+    desktop.wait_for_browser_log("not handing", LIMIT);
+
+    driver.click("#cancel-sign-in").await;
+    driver.wait_for_session("signed_out").await;
+    assert_eq!(driver.text("#notice-title").await, "Sign-in cancelled");
+    assert_eq!(desktop.stored_session(), None);
+}
+
+/// Everything the Secret Service holds under the app's service name (`secret-tool search`).
+fn app_secrets(desktop: &Desktop) -> String {
+    let output = desktop
+        .command("secret-tool")
+        .args(["search", "--all", "--unlock", "service", IDENTIFIER])
+        .output()
+        .expect("secret-tool (apt install libsecret-tools)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Waits until the window reports a sign-out outcome of `kind` and returns its message.
+async fn wait_for_outcome(driver: &Driver, kind: &str) -> String {
+    let shown = wait_for_async("a sign-out outcome", || async {
+        let outcome = driver
+            .execute("return document.documentElement.dataset.outcome || '';")
+            .await;
+        let outcome = outcome.as_str().unwrap_or_default().to_owned();
+        (!outcome.is_empty()).then_some(outcome)
+    })
+    .await;
+    assert_eq!(shown, kind, "{}", driver.text("#notice-text").await);
+    driver.text("#notice-text").await
+}
+
+async fn wait_for_async<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Quits the app and starts it again in the same desktop (HOME, keychain, bus).
+async fn restart_app(driver: Driver, desktop: &Desktop) -> Driver {
+    driver.quit().await;
+    wait_for("the app to exit", LIMIT, || {
+        desktop.app_pids().is_empty().then_some(())
+    });
+    Driver::start(desktop).await
+}
+
+/// Signs Ada in through the window; returns her tokens' values.
+async fn sign_in_through_the_window(
+    mock: &MockOkta,
+    desktop: &Desktop,
+    driver: &Driver,
+) -> Vec<String> {
+    driver.wait_for_session("signed_out").await;
+    driver.click("#sign-in").await;
+    assert_signed_in_as_ada(mock, desktop, driver).await;
+    stored_tokens(desktop)
+}
+
+fn assert_revoked(mock: &MockOkta, tokens: &[String]) {
+    // The ID token is not revocable; the access and refresh tokens are.
+    for token in tokens {
+        let issued = mock.token(token).unwrap();
+        if issued.kind != mock_okta::TokenKind::Id {
+            assert_eq!(issued.state, mock_okta::TokenState::Revoked, "{issued:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
+    let mock = start_mock().await;
+    let desktop = desktop_for(&mock, HandOff::Gio);
+    let driver = Driver::start(&desktop).await;
+    let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+
+    driver.click("#sign-out").await;
+    let message = wait_for_outcome(&driver, "completed").await;
+    assert_eq!(
+        message,
+        "You are signed out of this app and of Okta in your browser."
+    );
+    driver.wait_for_session("signed_out").await;
+    driver
+        .screenshot(&screenshot("session-signed-out-completed"))
+        .await;
+    // The browser really went to Okta's end-session endpoint and came back via gio open.
+    desktop.wait_for_browser_log("logout", LIMIT);
+    assert_eq!(
+        app_secrets(&desktop),
+        "",
+        "the Secret Service still holds the app's entries"
+    );
+    assert!(
+        mock.sessions().is_empty(),
+        "the Okta session is still alive"
+    );
+    assert_revoked(&mock, &tokens);
+    let logouts = mock.logout_events();
+    assert!(
+        logouts.iter().any(|event| event.had_session),
+        "no logout ended a browser session: {logouts:?}"
+    );
+
+    // A restart after signing out stays signed out.
+    let driver = restart_app(driver, &desktop).await;
+    driver.wait_for_session("signed_out").await;
+    assert_eq!(app_secrets(&desktop), "");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_out_of_the_app_only_keeps_the_okta_session_for_silent_sso() {
+    let mock = start_mock().await;
+    let desktop = desktop_for(&mock, HandOff::XdgOpen);
+    let driver = Driver::start(&desktop).await;
+    let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+    let okta_session = mock.sessions();
+    assert_eq!(okta_session.len(), 1);
+
+    driver.click("#sign-out-app-only").await;
+    wait_for_outcome(&driver, "signed_out_of_app_only").await;
+    driver.wait_for_session("signed_out").await;
+    driver
+        .screenshot(&screenshot("session-signed-out-app-only"))
+        .await;
+    assert_eq!(app_secrets(&desktop), "");
+    assert_revoked(&mock, &tokens);
+    assert_eq!(mock.sessions(), okta_session, "the Okta session must stay");
+
+    // Signing in again reuses the browser's Okta session: no new session, no form.
+    driver.click("#sign-in").await;
+    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    assert_eq!(
+        mock.sessions(),
+        okta_session,
+        "a new Okta session: not silent SSO"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offline_sign_out_is_immediate_and_revokes_at_the_next_start() {
+    let mock = start_mock().await;
+    let desktop = desktop_for(&mock, HandOff::Gio);
+    let driver = Driver::start(&desktop).await;
+    let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+
+    mock.go_offline().await;
+    driver.click("#sign-out").await;
+    let message = wait_for_outcome(&driver, "offline").await;
+    assert!(message.contains("Okta cannot be reached"), "{message}");
+    driver.wait_for_session("signed_out").await;
+    driver
+        .screenshot(&screenshot("session-signed-out-offline"))
+        .await;
+    assert_eq!(
+        desktop.stored_session(),
+        None,
+        "the app session must end offline too"
+    );
+    assert!(
+        app_secrets(&desktop).contains("pending-revocation"),
+        "the tokens wait in the pending entry"
+    );
+
+    mock.go_online().await.expect("mock-okta back");
+    let driver = restart_app(driver, &desktop).await;
+    driver.wait_for_session("signed_out").await;
+    wait_for("the queued revocations", LIMIT, || {
+        (app_secrets(&desktop).is_empty()).then_some(())
+    });
+    assert_revoked(&mock, &tokens);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unregistered_sign_out_redirect_is_reported_with_what_to_fix() {
+    let mock = start_mock().await;
+    let mut desktop = desktop_for(&mock, HandOff::Gio);
+    desktop.set_env(
+        "OKTA_SIGNOUT_POST_LOGOUT_REDIRECT_URI",
+        format!("{IDENTIFIER}:/signed-out"),
+    );
+    let driver = Driver::start(&desktop).await;
+    let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+
+    driver.click("#sign-out").await;
+    let message = wait_for_outcome(&driver, "preflight_failed").await;
+    assert!(message.contains("Sign-out redirect URIs"), "{message}");
+    assert!(
+        message.contains(&format!("{IDENTIFIER}:/signed-out")),
+        "{message}"
+    );
+    driver.wait_for_session("signed_out").await;
+    driver
+        .screenshot(&screenshot("session-sign-out-preflight-failed"))
+        .await;
+    assert_eq!(app_secrets(&desktop), "");
+    assert_revoked(&mock, &tokens);
+    assert_eq!(
+        mock.sessions().len(),
+        1,
+        "Okta's session could not be ended"
+    );
+}

@@ -1,0 +1,172 @@
+//! What the app's end-to-end tests share beyond desktop-testkit: the app's binaries, a
+//! desktop for the app, the scripted browser installed as the desktop's browser, the app's
+//! keychain entries, and where screenshots go.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use desktop_testkit::{wait_for, Desktop, IDENTIFIER};
+
+/// The app's binary, built by Cargo for these tests.
+pub(crate) const APP_BINARY: &str = env!("CARGO_BIN_EXE_okta-signout");
+/// The program the app's desktop entry runs for a link (it hands the link to the app).
+pub(crate) const LINK_PROGRAM: &str = env!("CARGO_BIN_EXE_okta-signout-link");
+/// The scripted browser's desktop file ID.
+const BROWSER_ENTRY: &str = "mock-okta-browser.desktop";
+
+/// A private desktop running the app, which logs at debug level.
+pub(crate) fn app_desktop() -> Desktop {
+    let mut desktop = Desktop::start(APP_BINARY);
+    desktop.set_env("OKTA_SIGNOUT_LOG", "debug");
+    desktop
+}
+
+/// Where tests leave screenshot `name` for people to look at: `target/screenshots/`.
+pub(crate) fn screenshot(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target dir")
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).expect("create target/screenshots");
+    dir.join(format!("{name}.png"))
+}
+
+/// The scripted browser, `mock-okta-browser` of crates/mock-okta. Cargo builds another
+/// package's binaries only for that package's tests, so it cannot hand the path to these tests:
+/// `cargo test --workspace` (what scripts/test runs) builds it before any test runs, into the
+/// directory that holds the app's binary.
+fn browser_agent() -> PathBuf {
+    let agent = Path::new(APP_BINARY).with_file_name("mock-okta-browser");
+    assert!(
+        agent.is_file(),
+        "{} is missing: build it with `cargo build -p mock-okta --bin mock-okta-browser` \
+         (scripts/test builds it through `cargo test --workspace`)",
+        agent.display()
+    );
+    agent
+}
+
+/// How the scripted browser hands a redirect to the app back to the desktop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandOff {
+    /// `gio open <url>`, like Firefox.
+    Gio,
+    /// `xdg-open <url>`, like Chromium outside GNOME.
+    XdgOpen,
+    /// Never: the person closed the tab.
+    Never,
+}
+
+impl HandOff {
+    /// The browser's `MOCK_OKTA_BROWSER_HAND_OFF` value.
+    fn value(self) -> &'static str {
+        match self {
+            Self::Gio => "gio",
+            Self::XdgOpen => "xdg-open",
+            Self::Never => "none",
+        }
+    }
+}
+
+/// The scripted browser installed on a desktop, and the app's keychain entries there.
+pub(crate) trait AppDesktop {
+    /// Installs the scripted browser as this desktop's web browser, the way a browser is: the
+    /// default handler of `http` and `https` URLs (a desktop entry made the default with
+    /// `xdg-mime`) and `$BROWSER`. It trusts `ca_certificate_pem`, signs in as mock-okta's
+    /// demo user and hands the redirect to the app back to the desktop with `hand_off`.
+    /// Returns the CA certificate's file, for the app to trust too.
+    fn install_browser(&mut self, ca_certificate_pem: &str, hand_off: HandOff) -> PathBuf;
+
+    /// Makes the browser wait, before it loads anything, until `release_browser`.
+    fn hold_browser(&mut self);
+
+    /// Lets a held browser go on.
+    fn release_browser(&self);
+
+    /// The scripted browser's log (URLs without their query).
+    fn browser_log(&self) -> String;
+
+    /// Waits until the browser's log has a line containing `needle`; returns that line.
+    fn wait_for_browser_log(&self, needle: &str, limit: Duration) -> String;
+
+    /// The app's session as the Secret Service holds it (JSON), if any.
+    fn stored_session(&self) -> Option<String>;
+}
+
+impl AppDesktop for Desktop {
+    fn install_browser(&mut self, ca_certificate_pem: &str, hand_off: HandOff) -> PathBuf {
+        let agent = browser_agent();
+        let ca_file = self.home().join("mock-okta-ca.pem");
+        std::fs::write(&ca_file, ca_certificate_pem).unwrap();
+        let applications = self.home().join(".local/share/applications");
+        std::fs::create_dir_all(&applications).unwrap();
+        // The path has no characters that need quoting (Debian 12's xdg-open cannot run quoted
+        // Exec lines; see src-tauri/src/linux/scheme_handler.rs).
+        std::fs::write(
+            applications.join(BROWSER_ENTRY),
+            format!(
+                "[Desktop Entry]\nType=Application\nName=Mock Okta Browser\nExec={} %u\n\
+                 Terminal=false\nNoDisplay=true\n\
+                 MimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
+                agent.display()
+            ),
+        )
+        .unwrap();
+        let status = self.run(
+            "xdg-mime",
+            &[
+                "default",
+                BROWSER_ENTRY,
+                "x-scheme-handler/http",
+                "x-scheme-handler/https",
+            ],
+            Duration::from_secs(30),
+        );
+        assert!(status.success(), "xdg-mime default failed: {status}");
+        self.set_env("BROWSER", &agent);
+        self.set_env("MOCK_OKTA_BROWSER_CA_FILE", &ca_file);
+        self.set_env("MOCK_OKTA_BROWSER_USERNAME", mock_okta::DEMO_USERNAME);
+        self.set_env("MOCK_OKTA_BROWSER_PASSWORD", mock_okta::DEMO_PASSWORD);
+        self.set_env("MOCK_OKTA_BROWSER_HAND_OFF", hand_off.value());
+        ca_file
+    }
+
+    fn hold_browser(&mut self) {
+        let go = self.home().join("browser-go");
+        self.set_env("MOCK_OKTA_BROWSER_HOLD_UNTIL", go);
+    }
+
+    fn release_browser(&self) {
+        std::fs::write(self.home().join("browser-go"), "go").unwrap();
+    }
+
+    fn browser_log(&self) -> String {
+        std::fs::read_to_string(self.home().join(".mock-okta-browser/browser.log"))
+            .unwrap_or_default()
+    }
+
+    fn wait_for_browser_log(&self, needle: &str, limit: Duration) -> String {
+        wait_for(
+            &format!("a browser log line with {needle:?}"),
+            limit,
+            || {
+                self.browser_log()
+                    .lines()
+                    .find(|line| line.contains(needle))
+                    .map(str::to_owned)
+            },
+        )
+    }
+
+    fn stored_session(&self) -> Option<String> {
+        let output = self
+            .command("secret-tool")
+            .args(["lookup", "service", IDENTIFIER, "username", "session"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("secret-tool (apt install libsecret-tools)");
+        let secret = String::from_utf8(output.stdout).unwrap();
+        (output.status.success() && !secret.is_empty()).then_some(secret)
+    }
+}

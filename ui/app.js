@@ -108,6 +108,7 @@ const ERROR_TITLES = {
   discovery: "Okta cannot be reached",
   network: "Okta cannot be reached",
   configuration: "The app is not configured correctly",
+  journal: "The app cannot write its data folder",
 };
 
 function showOutcome(outcome) {

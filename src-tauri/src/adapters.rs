@@ -34,10 +34,10 @@ impl SystemBrowser for OpenerBrowser {
     }
 }
 
-/// The desktop's handler of the app's scheme: on Linux, the entry the app registers.
-pub(crate) struct DesktopScheme(pub(crate) AppHandle);
+/// The desktop's handler of the app's links: on Linux, the entry the app registers.
+pub(crate) struct DesktopLinkHandler(pub(crate) AppHandle);
 
-impl DesktopLinks for DesktopScheme {
+impl DesktopLinks for DesktopLinkHandler {
     fn check_scheme_handler(&self, scheme: &str) -> Result<(), String> {
         #[cfg(target_os = "linux")]
         return crate::linux::scheme_handler::check_default_handler(

@@ -16,21 +16,25 @@ pub(crate) struct CommandError {
     message: String,
 }
 
+impl CommandError {
+    /// `error` with its causes, under `code`.
+    fn new(code: &'static str, error: &dyn std::error::Error) -> Self {
+        Self {
+            code,
+            message: error_chain(error),
+        }
+    }
+}
+
 impl From<SessionError> for CommandError {
     fn from(error: SessionError) -> Self {
-        Self {
-            code: error.code(),
-            message: error_chain(&error),
-        }
+        Self::new(error.code(), &error)
     }
 }
 
 impl From<StartError> for CommandError {
     fn from(error: StartError) -> Self {
-        Self {
-            code: error.code(),
-            message: error_chain(&error),
-        }
+        Self::new(error.code(), &error)
     }
 }
 

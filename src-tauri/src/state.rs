@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use oidc_session::{
-    Config, ConfigError, IdentityProvider, Journal, Session, SessionError, SessionManager,
-    SessionParts, SessionView, SignOutMode, TokenVault, UserClaims,
+    error_chain, Config, ConfigError, IdentityProvider, Journal, Session, SessionError,
+    SessionManager, SessionParts, SessionView, SignOutMode, TokenVault, UserClaims,
 };
 use tauri::{AppHandle, Manager};
 
-use crate::adapters::{DesktopScheme, OpenerBrowser, WindowEvents};
+use crate::adapters::{DesktopLinkHandler, OpenerBrowser, WindowEvents};
 use crate::commands::{AppInfo, CommandError};
 use crate::demo::DemoIdp;
 
@@ -73,9 +73,8 @@ impl AppSession {
         match ReadySession::start(app).await {
             Ok(ready) => Self::Ready(Box::new(ready)),
             Err(error) => {
-                let error = CommandError::from(error);
-                tracing::error!(?error, "cannot start the session");
-                Self::Failed(error)
+                tracing::error!(code = error.code(), error = %error_chain(&error), "cannot start the session");
+                Self::Failed(CommandError::from(error))
             }
         }
     }
@@ -175,7 +174,7 @@ impl ReadySession {
             vault,
             journal: Journal::in_dir(&data_dir),
             browser: Arc::new(OpenerBrowser(app.clone())),
-            desktop_links: Arc::new(DesktopScheme(app.clone())),
+            desktop_links: Arc::new(DesktopLinkHandler(app.clone())),
             events: Arc::new(WindowEvents(app.clone())),
         })?;
         Ok(Self { session, demo })

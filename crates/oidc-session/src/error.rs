@@ -65,7 +65,7 @@ pub enum SessionError {
     /// The keychain failed.
     #[error(transparent)]
     Keychain(#[from] VaultError),
-    /// The sign-out journal cannot be written or removed.
+    /// The sign-out journal of a finished sign-out cannot be removed.
     #[error("cannot clear the sign-out journal")]
     Journal(#[source] std::io::Error),
     /// The stored session could not be restored at start.

@@ -263,10 +263,11 @@ impl Provider {
                 Ok((tokens, Some(claims)))
             }
             None => {
-                let id_token: CoreIdToken = id_token
-                    .secret()
-                    .parse()
-                    .map_err(|error| SessionError::InvalidIdToken(Box::new(error)))?;
+                let id_token: CoreIdToken = id_token.secret().parse().map_err(|error| {
+                    SessionError::InvalidIdToken(
+                        format!("the stored ID token is unreadable: {error}").into(),
+                    )
+                })?;
                 Ok((tokens_from(&response, &id_token, Some(refresh_token)), None))
             }
         }

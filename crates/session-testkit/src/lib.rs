@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use mock_okta::browser::{Browser, Landing};
 use mock_okta::{MockOkta, DEMO_CLIENT_ID};
 use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
+use oidc_session::vault::PendingSignOut;
 use oidc_session::{
     Config, DesktopLinks, IdentityProvider, Journal, Session, SessionError, SessionEvents,
     SessionManager, SessionParts, SessionView, SignOutMode, SignOutOutcome, SignOutStep,
-    SystemBrowser, TokenVault, UserClaims,
+    SystemBrowser, TokenVault, UserClaims, VaultError,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -169,7 +170,7 @@ impl RecordedEvents {
 }
 
 /// Whether `view` says the app session is gone while the sign-out goes on.
-pub fn is_signing_out(view: &SessionView) -> bool {
+fn is_signing_out(view: &SessionView) -> bool {
     matches!(
         view,
         SessionView::SignedOut {
@@ -225,8 +226,8 @@ pub struct TestSession {
     pub opened: mpsc::UnboundedReceiver<Url>,
     /// What it reported.
     pub events: Arc<RecordedEvents>,
-    /// Its background work, stopped when this is dropped.
-    _session: Session,
+    /// Its background work, stopped when this is dropped or [`TestSession::stop`]ped.
+    session: Option<Session>,
 }
 
 /// Where a [`TestSession`] keeps its state and whom it signs in with.
@@ -267,7 +268,15 @@ impl TestSession {
             desktop,
             opened,
             events,
-            _session: session,
+            session: Some(session),
+        }
+    }
+
+    /// Stops the session's background work and waits until no keychain write of it is
+    /// under way, as when the app quits.
+    pub async fn stop(&mut self) {
+        if let Some(session) = self.session.take() {
+            session.stop().await;
         }
     }
 
@@ -385,9 +394,10 @@ impl Harness {
         })
     }
 
-    /// The app restarted: a new session over the same keychain entries and journal; the old
-    /// one's background work stops.
-    pub fn restart(&mut self) {
+    /// The app quits and starts again: a new session over the same keychain entries and
+    /// journal, once the old one's background work has stopped.
+    pub async fn restart(&mut self) {
+        self.app.stop().await;
         self.app = Self::start_app(
             &self.mock,
             &self.config,
@@ -400,6 +410,11 @@ impl Harness {
     /// The app's keychain entries.
     pub fn vault(&self) -> TokenVault {
         platform_vault(&self.service)
+    }
+
+    /// The app's pending-revocation entry, read as [`observe_pending`] reads it.
+    pub fn pending(&self) -> Option<PendingSignOut> {
+        observe_pending(&self.vault())
     }
 
     /// The app's sign-out journal.
@@ -449,6 +464,23 @@ pub fn identity_provider(mock: &MockOkta, request_timeout: Duration) -> Identity
         client_id: DEMO_CLIENT_ID.to_owned(),
         extra_root_pem: Some(mock.ca_certificate_pem().as_bytes().to_vec()),
         request_timeout,
+    }
+}
+
+/// The pending-revocation entry in `vault`, read while the app may be writing it. The Secret
+/// Service finds an item and then reads it in two calls, so a read that meets the app's
+/// delete of the entry in between fails; it is read again then.
+pub fn observe_pending(vault: &TokenVault) -> Option<PendingSignOut> {
+    let mut attempts = 0;
+    loop {
+        match vault.load_pending() {
+            Ok(pending) => return pending,
+            Err(VaultError::Failed(_) | VaultError::Unavailable(_)) if attempts < 5 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(error) => panic!("the pending-revocation entry cannot be read: {error:?}"),
+        }
     }
 }
 

@@ -92,6 +92,48 @@ enum State {
 /// What the restore at start came to: `None` while it runs.
 type Restored = Option<Result<(), Arc<SessionError>>>;
 
+/// The app's keychain entries, reached off the async threads (keychain calls block).
+#[derive(Clone)]
+struct Keychain {
+    vault: TokenVault,
+    /// Held by each read-modify-write of the pending-revocation entry (sign-in, restore,
+    /// refresh, sign-out and retries), from before its read until after its write.
+    pending: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Keychain {
+    /// Runs `operation`. It starts at once, so that the caller can do other work before
+    /// awaiting it.
+    fn run<T, F>(&self, operation: F) -> impl Future<Output = Result<T, VaultError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&TokenVault) -> Result<T, VaultError> + Send + 'static,
+    {
+        let vault = self.vault.clone();
+        let running = tokio::task::spawn_blocking(move || operation(&vault));
+        async move { running.await.expect("a keychain call panicked") }
+    }
+
+    /// Runs `operation`, a read-modify-write of the pending-revocation entry, after every
+    /// other one has ended. The blocking thread holds the lock until `operation` returns, so
+    /// a caller that stops waiting (a cancelled sign-out, a stopped session) cannot let the
+    /// next one start in the middle of it.
+    async fn exclusively<T, F>(&self, operation: F) -> Result<T, VaultError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&TokenVault) -> Result<T, VaultError> + Send + 'static,
+    {
+        let guard = self.pending.clone().lock_owned().await;
+        let vault = self.vault.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            operation(&vault)
+        })
+        .await
+        .expect("a keychain call panicked")
+    }
+}
+
 /// The app session. One per app, made by [`SessionManager::start`].
 pub struct SessionManager {
     config: Config,
@@ -99,18 +141,16 @@ pub struct SessionManager {
     http: reqwest::Client,
     /// Discovered once, then reused; a failed discovery is retried next time.
     provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
-    vault: TokenVault,
+    keychain: Keychain,
     journal: Journal,
     browser: Arc<dyn SystemBrowser>,
     desktop_links: Arc<dyn DesktopLinks>,
     events: Arc<dyn SessionEvents>,
     callbacks: PendingCallbacks,
     state: Mutex<State>,
-    /// Set once the stored session was restored (or found missing) at start.
-    restored: watch::Sender<Restored>,
-    /// Serializes the read-modify-writes of the pending-revocation entry (sign-in, restore,
-    /// refresh, sign-out and retries).
-    revocations: Arc<tokio::sync::Mutex<()>>,
+    /// Set once the stored session was restored (or found missing) at start; closed without
+    /// a value if the start's work ended before that.
+    restored: watch::Receiver<Restored>,
     /// Wakes the revocation retries when tokens were queued.
     revocations_queued: Arc<tokio::sync::Notify>,
     /// When the person last used the app (for the idle timeout). Wall-clock time, so that a
@@ -186,27 +226,15 @@ impl SessionManager {
         Ok(provider)
     }
 
-    /// Runs `operation` on the keychain off the async threads (keychain calls block). It
-    /// starts at once, so that the caller can do other work before awaiting it.
-    fn with_vault<T, F>(&self, operation: F) -> impl Future<Output = Result<T, VaultError>>
-    where
-        T: Send + 'static,
-        F: FnOnce(&TokenVault) -> Result<T, VaultError> + Send + 'static,
-    {
-        let vault = self.vault.clone();
-        let running = tokio::task::spawn_blocking(move || operation(&vault));
-        async move { running.await.expect("a keychain call panicked") }
-    }
-
     /// Stores `session`, its revocable tokens staged first (see
     /// [`crate::vault::PendingSignOut::staged`]). Staged tokens it replaces are queued for
     /// revocation, except those a refresh replaced: such tokens were never revoked, and
     /// revoking a rotated refresh token could end the access token just issued with it.
     async fn store(&self, session: &StoredSession, refreshed: bool) -> Result<(), VaultError> {
         let session = session.clone();
-        let _guard = self.revocations.lock().await;
         let queued = self
-            .with_vault(move |vault| {
+            .keychain
+            .exclusively(move |vault| {
                 let live = session.tokens.revocable();
                 let queued = vault.update_pending(|pending| {
                     if refreshed {
@@ -228,12 +256,13 @@ impl SessionManager {
 
     /// Renews `session`'s tokens with its refresh token and stores them.
     async fn refresh(&self, session: &StoredSession) -> Result<StoredSession, SessionError> {
+        // Okta first: offline, the session is kept whether it can be refreshed or not.
+        let provider = self.provider().await?;
         let refresh_token = session
             .tokens
             .refresh_token
             .as_ref()
             .ok_or(SessionError::RefreshUnavailable)?;
-        let provider = self.provider().await?;
         let (tokens, user) = provider
             .refresh(refresh_token, &session.tokens.id_token)
             .await?;

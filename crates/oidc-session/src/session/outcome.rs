@@ -37,33 +37,36 @@ pub struct SignOutOutcome {
     pub expired_id_token_hint: bool,
 }
 
-/// How the network part of a sign-out ended, with what Okta said or what went wrong where
-/// there is more to say than the kind.
+/// How the network part of a sign-out ended, with what Okta said or what went wrong where the
+/// kind does not say it all.
 #[derive(Debug)]
-pub(super) struct Ending {
-    kind: OutcomeKind,
-    reason: Option<String>,
+pub(super) enum Ending {
+    /// Okta confirmed the end of its session.
+    Confirmed,
+    /// The app only, as asked.
+    AppOnly,
+    /// Okta did not confirm in time.
+    TimedOut,
+    /// The person stopped waiting.
+    Cancelled,
+    /// Okta reported this on the way back.
+    IdpError(String),
+    /// Okta could not be reached.
+    Offline,
+    /// Okta's sign-out could not start, for this reason.
+    PreflightFailed(String),
 }
 
 impl Ending {
-    /// An ending that the kind says all of.
-    pub(super) fn plain(kind: OutcomeKind) -> Self {
-        Self { kind, reason: None }
-    }
-
-    /// Okta reported an error on the way back.
-    pub(super) fn idp_error(reason: String) -> Self {
-        Self {
-            kind: OutcomeKind::IdpError,
-            reason: Some(reason),
-        }
-    }
-
-    /// Okta's sign-out could not start, for `reason`.
-    pub(super) fn preflight_failed(reason: String) -> Self {
-        Self {
-            kind: OutcomeKind::PreflightFailed,
-            reason: Some(reason),
+    fn kind(&self) -> OutcomeKind {
+        match self {
+            Self::Confirmed => OutcomeKind::Completed,
+            Self::AppOnly => OutcomeKind::SignedOutOfAppOnly,
+            Self::TimedOut => OutcomeKind::TimedOut,
+            Self::Cancelled => OutcomeKind::Cancelled,
+            Self::IdpError(_) => OutcomeKind::IdpError,
+            Self::Offline => OutcomeKind::Offline,
+            Self::PreflightFailed(_) => OutcomeKind::PreflightFailed,
         }
     }
 }
@@ -83,34 +86,34 @@ impl SignOutOutcome {
         expired_id_token_hint: bool,
         post_logout_redirect_uri: &Url,
     ) -> Self {
-        let reason = ending.reason.as_deref().unwrap_or("no details");
-        let mut message = match ending.kind {
-            OutcomeKind::Completed => {
+        let kind = ending.kind();
+        let mut message = match ending {
+            Ending::Confirmed => {
                 "You are signed out of this app and of Okta in your browser.".to_owned()
             }
-            OutcomeKind::SignedOutOfAppOnly => "You are signed out of this app. Your browser \
-                stays signed in to Okta, so signing in again needs no password."
+            Ending::AppOnly => "You are signed out of this app. Your browser stays signed in to \
+                Okta, so signing in again needs no password."
                 .to_owned(),
-            OutcomeKind::TimedOut => format!(
+            Ending::TimedOut => format!(
                 "Signed out of this app; Okta did not confirm — {BROWSER_MAY_BE_SIGNED_IN}. If \
                  your browser shows an Okta error, check that {post_logout_redirect_uri} is one \
                  of the app's Sign-out redirect URIs in Okta."
             ),
-            OutcomeKind::Cancelled => format!(
+            Ending::Cancelled => format!(
                 "Signed out of this app. You stopped waiting for Okta, so \
                  {BROWSER_MAY_BE_SIGNED_IN}."
             ),
-            OutcomeKind::IdpError => format!(
-                "Signed out of this app, but Okta reported: {reason}. Your browser may still be \
-                 signed in to Okta."
+            Ending::IdpError(reason) => format!(
+                "Signed out of this app, but Okta reported: {reason}. {}.",
+                capitalized(BROWSER_MAY_BE_SIGNED_IN)
             ),
-            OutcomeKind::Offline => format!(
+            Ending::Offline => format!(
                 "Signed out of this app. Okta cannot be reached right now, so \
                  {BROWSER_MAY_BE_SIGNED_IN}."
             ),
-            OutcomeKind::PreflightFailed => format!(
-                "Signed out of this app, but Okta's sign-out could not start: {reason}. Your \
-                 browser may still be signed in to Okta."
+            Ending::PreflightFailed(reason) => format!(
+                "Signed out of this app, but Okta's sign-out could not start: {reason}. {}.",
+                capitalized(BROWSER_MAY_BE_SIGNED_IN)
             ),
         };
         if expired_id_token_hint {
@@ -120,12 +123,21 @@ impl SignOutOutcome {
             message.push_str(REVOCATION_PENDING);
         }
         Self {
-            kind: ending.kind,
+            kind,
             message,
             revocation_pending,
             expired_id_token_hint,
         }
     }
+}
+
+/// `text` with its first letter upper case, to begin a sentence.
+fn capitalized(text: &str) -> String {
+    let mut characters = text.chars();
+    characters
+        .next()
+        .map(|first| first.to_uppercase().chain(characters).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -140,11 +152,11 @@ mod tests {
     #[test]
     fn each_ending_says_whether_the_browser_may_still_be_signed_in() {
         let signed_in_still = [
-            Ending::plain(OutcomeKind::TimedOut),
-            Ending::plain(OutcomeKind::Cancelled),
-            Ending::plain(OutcomeKind::Offline),
-            Ending::idp_error("server_error".into()),
-            Ending::preflight_failed("no end_session_endpoint".into()),
+            Ending::TimedOut,
+            Ending::Cancelled,
+            Ending::Offline,
+            Ending::IdpError("server_error".into()),
+            Ending::PreflightFailed("no end_session_endpoint".into()),
         ];
         for ending in signed_in_still {
             let outcome = outcome(ending, false, false);
@@ -155,14 +167,14 @@ mod tests {
                 outcome.message
             );
         }
-        let completed = outcome(Ending::plain(OutcomeKind::Completed), false, false);
+        let completed = outcome(Ending::Confirmed, false, false);
         assert!(!completed.message.contains("may still"));
     }
 
     #[test]
     fn okta_s_words_and_what_is_left_are_in_the_message() {
         let outcome = outcome(
-            Ending::idp_error("The session could not be ended".into()),
+            Ending::IdpError("The session could not be ended".into()),
             true,
             true,
         );
@@ -173,7 +185,7 @@ mod tests {
         assert!(outcome.message.contains("expired"));
         assert!(outcome.message.ends_with("until Okta takes them."));
         let timed_out = SignOutOutcome::new(
-            Ending::plain(OutcomeKind::TimedOut),
+            Ending::TimedOut,
             false,
             false,
             &Url::parse("com.example.oktasignout:/bye").unwrap(),

@@ -29,10 +29,10 @@ pub(super) fn queue_for_revocation(
 impl SessionManager {
     /// Queues `pending`'s tokens in the pending-revocation entry (unstaging them). A failure
     /// is logged: the tokens stay staged there, and the end of the sign-out queues them.
-    pub(super) async fn queue(&self, pending: PendingSignOut) {
-        let _guard = self.revocations.lock().await;
+    pub(super) async fn queue_tokens(&self, pending: PendingSignOut) {
         let result = self
-            .with_vault(move |vault| vault.update_pending(|queued| queued.merge(pending)))
+            .keychain
+            .exclusively(move |vault| vault.update_pending(|queued| queued.merge(pending)))
             .await;
         if let Err(error) = result {
             tracing::error!(error = %error_chain(&error), "could not queue the tokens to revoke");
@@ -42,8 +42,8 @@ impl SessionManager {
     /// Ends a stored session that will not be restored (expired, or dead at Okta): it leaves
     /// the keychain, and its tokens are queued for revocation.
     pub(super) async fn discard(&self, tokens: SessionTokens) -> Result<(), VaultError> {
-        let _guard = self.revocations.lock().await;
-        self.with_vault(move |vault| queue_for_revocation(vault, &tokens))
+        self.keychain
+            .exclusively(move |vault| queue_for_revocation(vault, &tokens))
             .await?;
         self.revocations_queued.notify_one();
         Ok(())
@@ -52,17 +52,16 @@ impl SessionManager {
     /// Revokes the tokens in the pending entry, refresh tokens first, and keeps the ones
     /// that failed there.
     pub(super) async fn revoke_queued(&self, provider: &Provider) -> Result<(), RevocationError> {
-        // The entry is read and rewritten under the lock, but not held across the network:
-        // a sign-out may queue more tokens meanwhile, and they must survive the rewrite.
-        let queued = {
-            let _guard = self.revocations.lock().await;
-            self.with_vault(TokenVault::load_pending)
-                .await
-                .unwrap_or_else(|error| {
-                    tracing::error!(error = %error_chain(&error), "cannot read the tokens to revoke");
-                    None
-                })
-        };
+        // The entry is read and rewritten exclusively, but not held across the network: a
+        // sign-out may queue more tokens meanwhile, and they must survive the rewrite.
+        let queued = self
+            .keychain
+            .exclusively(TokenVault::load_pending)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(error = %error_chain(&error), "cannot read the tokens to revoke");
+                None
+            });
         let Some(queued) = queued else {
             return Ok(());
         };
@@ -82,9 +81,9 @@ impl SessionManager {
                 }
             }
         }
-        let _guard = self.revocations.lock().await;
         let saved = self
-            .with_vault(move |vault| {
+            .keychain
+            .exclusively(move |vault| {
                 vault.update_pending(|pending| {
                     pending.to_revoke.retain(|token| !revoked.contains(token))
                 })
@@ -101,20 +100,20 @@ impl SessionManager {
     /// nothing is left to revoke. Returns whether tokens still wait; an error means the
     /// session entry may still be in the keychain.
     pub(super) async fn finish_pending_entry(&self) -> Result<bool, VaultError> {
-        let _guard = self.revocations.lock().await;
-        self.with_vault(|vault| {
-            // Read back: the session entry must be gone.
-            if vault.load().map_or(true, |session| session.is_some()) {
-                tracing::error!("the session is still in the keychain; deleting it again");
-                vault.delete()?;
-            }
-            vault.update_pending(|pending| {
-                pending.stage(Vec::new());
-                pending.id_token = None;
-                !pending.to_revoke.is_empty()
+        self.keychain
+            .exclusively(|vault| {
+                // Read back: the session entry must be gone.
+                if vault.load().map_or(true, |session| session.is_some()) {
+                    tracing::error!("the session is still in the keychain; deleting it again");
+                    vault.delete()?;
+                }
+                vault.update_pending(|pending| {
+                    pending.stage(Vec::new());
+                    pending.id_token = None;
+                    !pending.to_revoke.is_empty()
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Revokes queued tokens until none are left: at start, and whenever tokens are queued,
@@ -123,7 +122,9 @@ impl SessionManager {
         let mut delay = FIRST_RETRY;
         loop {
             let queued = matches!(
-                self.with_vault(TokenVault::load_pending).await,
+                // Read exclusively: a read that meets a delete of the entry fails, and the
+                // loop would then wait for a wake-up that may never come.
+                self.keychain.exclusively(TokenVault::load_pending).await,
                 Ok(Some(pending)) if !pending.to_revoke.is_empty()
             );
             if !queued {

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use url::Url;
 
 use super::outcome::Ending;
-use super::{OutcomeKind, SessionManager, SignOutOutcome, SignedOutReason, State};
+use super::{SessionManager, SignOutOutcome, SignedOutReason, State};
 use crate::callback::{CallbackKind, CallbackResult};
 use crate::error::{error_chain, SessionError};
 use crate::journal::{JournalRecord, SignOutMode, SignOutStep};
@@ -45,7 +45,7 @@ impl SessionManager {
         // crash cuts short, the next start neither restores the session nor loses its tokens.
         let mut pending = PendingSignOut::from_tokens(&session.tokens);
         drop(session);
-        let deleting = self.with_vault(TokenVault::delete);
+        let deleting = self.keychain.run(TokenVault::delete);
         let mut journal = JournalRecord::start(mode);
         self.record_step(&journal);
         if let Err(error) = deleting.await {
@@ -53,7 +53,7 @@ impl SessionManager {
         }
         self.report_state();
         // 2. The staged tokens are queued, with the ID token the next steps need.
-        self.queue(pending.clone()).await;
+        self.queue_tokens(pending.clone()).await;
         journal.step = SignOutStep::LocalDone;
         self.record_step(&journal);
 
@@ -64,7 +64,7 @@ impl SessionManager {
                 Ok(provider) => provider,
                 Err(error) => {
                     tracing::warn!(error = %error_chain(&error), "Okta cannot be reached; revocation queued");
-                    return Ending::plain(OutcomeKind::Offline);
+                    return Ending::Offline;
                 }
             };
             // 4. An expired ID token makes some Okta orgs refuse the end-session request: a
@@ -78,15 +78,15 @@ impl SessionManager {
             self.record_step(&journal);
             if let Err(RevocationError::Unreachable(cause)) = &revoked {
                 tracing::warn!(error = %error_chain(cause.as_ref()), "Okta cannot be reached; revocation queued");
-                return Ending::plain(OutcomeKind::Offline);
+                return Ending::Offline;
             }
             if mode == SignOutMode::AppOnly {
-                return Ending::plain(OutcomeKind::SignedOutOfAppOnly);
+                return Ending::AppOnly;
             }
             // 6. Preflight: would Okta take the end-session request, and would the desktop
             // bring its answer back to this app?
             let Some(id_token) = pending.id_token.take() else {
-                return Ending::preflight_failed(
+                return Ending::PreflightFailed(
                     "the session had no ID token to end Okta's session with".into(),
                 );
             };
@@ -101,27 +101,27 @@ impl SessionManager {
             // 7. End Okta's session in the browser, where its cookie lives.
             let confirmation = self.callbacks.expect(CallbackKind::SignOut, state.expose());
             if let Err(error) = self.open_in_browser(url).await {
-                return Ending::preflight_failed(format!("cannot open your web browser: {error}"));
+                return Ending::PreflightFailed(format!("cannot open your web browser: {error}"));
             }
             journal.step = SignOutStep::BrowserOpened;
             self.record_step(&journal);
             tracing::info!("waiting for Okta to confirm the end of its session");
             // 8. Wait for the post-logout redirect with our state.
             match tokio::time::timeout(self.config.sign_out_timeout, confirmation).await {
-                Ok(Ok(CallbackResult::SignedOut)) => Ending::plain(OutcomeKind::Completed),
+                Ok(Ok(CallbackResult::SignedOut)) => Ending::Confirmed,
                 Ok(Ok(CallbackResult::Error { code, description })) => {
-                    Ending::idp_error(description.unwrap_or(code))
+                    Ending::IdpError(description.unwrap_or(code))
                 }
                 Ok(Ok(CallbackResult::Code(_))) => {
                     unreachable!("sign-out waits for sign-out callbacks only")
                 }
-                Ok(Err(_)) => Ending::plain(OutcomeKind::Cancelled),
-                Err(_) => Ending::plain(OutcomeKind::TimedOut),
+                Ok(Err(_)) => Ending::Cancelled,
+                Err(_) => Ending::TimedOut,
             }
         };
         let ending = tokio::select! {
             ending = remote => ending,
-            _ = cancelled => Ending::plain(OutcomeKind::Cancelled),
+            _ = cancelled => Ending::Cancelled,
         };
         self.callbacks.forget(CallbackKind::SignOut);
 
@@ -207,36 +207,40 @@ impl SessionManager {
         };
         let id_token = id_token.clone();
         // Okta issues new tokens as soon as it answers, and they are as live as the old ones:
-        // they are queued for revocation, and the retries woken, even if the person stops
-        // waiting meanwhile (that drops this future, not the task).
-        let refreshing = tokio::spawn({
+        // they are queued for revocation even if the person stops waiting meanwhile (that
+        // drops this future, not the task). This sign-out revokes them; if it has stopped
+        // waiting, the retries do.
+        let (answer, refreshed) = oneshot::channel();
+        tokio::spawn({
             let provider = provider.clone();
-            let vault = self.vault.clone();
-            let lock = self.revocations.clone();
-            let queued_signal = self.revocations_queued.clone();
+            let keychain = self.keychain.clone();
+            let retries = self.revocations_queued.clone();
             async move {
-                let (fresh, _) = provider.refresh(&refresh_token, &id_token).await?;
-                let fresh = PendingSignOut::from_tokens(&fresh);
+                let fresh = match provider.refresh(&refresh_token, &id_token).await {
+                    Ok((fresh, _)) => PendingSignOut::from_tokens(&fresh),
+                    Err(error) => {
+                        let _ = answer.send(Err(error));
+                        return;
+                    }
+                };
                 // The new ID token is this sign-out's hint, in memory: once the sign-out is over
                 // no one would take it out of the keychain again.
                 let queued = PendingSignOut {
                     id_token: None,
                     ..fresh.clone()
                 };
-                let _guard = lock.lock_owned().await;
-                let saved = tokio::task::spawn_blocking(move || {
-                    vault.update_pending(|pending| pending.merge(queued))
-                })
-                .await
-                .expect("a keychain call panicked");
+                let saved = keychain
+                    .exclusively(|vault| vault.update_pending(|pending| pending.merge(queued)))
+                    .await;
                 if let Err(error) = saved {
                     tracing::error!(error = %error_chain(&error), "could not queue the refreshed tokens");
                 }
-                queued_signal.notify_one();
-                Ok::<_, SessionError>(fresh)
+                if answer.send(Ok(fresh)).is_err() {
+                    retries.notify_one();
+                }
             }
         });
-        match refreshing.await.expect("the refresh task panicked") {
+        match refreshed.await.expect("the refresh task answers") {
             Ok(fresh) => {
                 pending.merge(fresh);
                 false
@@ -260,7 +264,7 @@ impl SessionManager {
         let post_logout = &self.config.post_logout_redirect_uri;
         let url = provider
             .end_session_url(id_token, post_logout, state)
-            .map_err(|error| Ending::preflight_failed(error.to_string()))?;
+            .map_err(|error| Ending::PreflightFailed(error.to_string()))?;
         let scheme = post_logout.scheme().to_owned();
         let desktop_links = self.desktop_links.clone();
         let routed = tokio::task::spawn_blocking({
@@ -270,7 +274,7 @@ impl SessionManager {
         .await
         .expect("the scheme check panicked");
         if let Err(reason) = routed {
-            return Err(Ending::preflight_failed(format!(
+            return Err(Ending::PreflightFailed(format!(
                 "the desktop does not hand {scheme}: links back to this app ({reason}); \
                  reinstall the app or restart it to register it again"
             )));
@@ -279,9 +283,9 @@ impl SessionManager {
             Ok(()) => Ok(url),
             Err(EndSessionError::Unreachable(cause)) => {
                 tracing::warn!(error = %error_chain(cause.as_ref()), "Okta's end-session endpoint cannot be reached");
-                Err(Ending::plain(OutcomeKind::Offline))
+                Err(Ending::Offline)
             }
-            Err(EndSessionError::Misconfigured(reason)) => Err(Ending::preflight_failed(reason)),
+            Err(EndSessionError::Misconfigured(reason)) => Err(Ending::PreflightFailed(reason)),
         }
     }
 }

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 use super::revocation::queue_for_revocation;
 use super::{
-    DesktopLinks, SessionEvents, SessionManager, SessionView, SignedOutReason, State,
+    DesktopLinks, Keychain, SessionEvents, SessionManager, SessionView, SignedOutReason, State,
     SystemBrowser, EXPIRY_MARGIN,
 };
 use crate::callback::PendingCallbacks;
@@ -40,16 +40,25 @@ pub struct SessionParts {
     pub events: Arc<dyn SessionEvents>,
 }
 
-/// A started session: the manager, and its background work, which ends when this is dropped.
+/// A started session: the manager, and its background work, which ends when this is dropped
+/// or stopped.
 pub struct Session {
     manager: Arc<SessionManager>,
-    background: AbortHandle,
+    background: JoinHandle<()>,
 }
 
 impl Session {
     /// The session manager, to share with the tasks that use it.
     pub fn manager(&self) -> &Arc<SessionManager> {
         &self.manager
+    }
+
+    /// Ends the background work and waits until it has: when this returns, no keychain
+    /// write of it is under way (for a test that starts the app again over the same entries).
+    pub async fn stop(self) {
+        self.background.abort();
+        // Every write of the pending entry holds its lock until it is done.
+        drop(self.manager.keychain.pending.lock().await);
     }
 }
 
@@ -66,20 +75,23 @@ impl SessionManager {
     /// returned [`Session`] lives. Call it within a Tokio runtime.
     pub fn start(parts: SessionParts) -> Result<Session, SessionError> {
         let http = parts.idp.http_client()?;
+        let (restored_sender, restored) = watch::channel(None);
         let manager = Arc::new(Self {
             config: parts.config,
             idp: parts.idp,
             http,
             provider: tokio::sync::Mutex::new(None),
-            vault: parts.vault,
+            keychain: Keychain {
+                vault: parts.vault,
+                pending: Arc::default(),
+            },
             journal: parts.journal,
             browser: parts.browser,
             desktop_links: parts.desktop_links,
             events: parts.events,
             callbacks: PendingCallbacks::default(),
             state: Mutex::new(State::SignedOut(None)),
-            restored: watch::Sender::new(None),
-            revocations: Arc::default(),
+            restored,
             revocations_queued: Arc::default(),
             last_activity: Mutex::new(SystemTime::now()),
         });
@@ -90,7 +102,7 @@ impl SessionManager {
                     tracing::error!(code = error.code(), error = %error_chain(&error), "could not restore the session");
                     Arc::new(error)
                 });
-                manager.restored.send_replace(Some(restored));
+                restored_sender.send_replace(Some(restored));
                 tokio::join!(
                     manager.run_revocation_retries(),
                     manager.run_session_timeouts()
@@ -99,22 +111,22 @@ impl SessionManager {
         });
         Ok(Session {
             manager,
-            background: background.abort_handle(),
+            background,
         })
     }
 
     /// Waits until the stored session was restored at start (or found missing), and returns
-    /// the session as the UI may see it then; an error when the restore failed.
+    /// the session as the UI may see it then; an error when the restore failed. Should the
+    /// start's work end without a word (stopped, or a panic), nothing is left to wait for.
     pub async fn restored(&self) -> Result<SessionView, SessionError> {
-        let mut restored = self.restored.subscribe();
-        let result = restored
-            .wait_for(Option::is_some)
-            .await
-            .expect("the manager keeps the sender")
-            .clone();
-        match result {
-            Some(Err(error)) => Err(SessionError::Restore(error)),
-            _ => Ok(self.view()),
+        let mut restored = self.restored.clone();
+        let failed = match restored.wait_for(Option::is_some).await {
+            Ok(result) => result.clone().and_then(Result::err),
+            Err(_closed) => None,
+        };
+        match failed {
+            Some(error) => Err(SessionError::Restore(error)),
+            None => Ok(self.view()),
         }
     }
 
@@ -129,9 +141,9 @@ impl SessionManager {
         // The staged tokens follow the stored session, read under the same lock as any store:
         // those of a session that is gone (a sign-out cut short after its delete) are queued
         // for revocation.
-        let (stored, queued) = {
-            let _guard = self.revocations.lock().await;
-            self.with_vault(|vault| {
+        let (stored, queued) = self
+            .keychain
+            .exclusively(|vault| {
                 let stored = match vault.load() {
                     Ok(stored) => stored,
                     Err(VaultError::Corrupt) => {
@@ -147,8 +159,7 @@ impl SessionManager {
                 let queued = vault.update_pending(|pending| pending.stage(live))?;
                 Ok((stored, queued))
             })
-            .await?
-        };
+            .await?;
         if queued {
             self.revocations_queued.notify_one();
         }
@@ -205,16 +216,14 @@ impl SessionManager {
             }
         };
         tracing::warn!(step = ?record.step, mode = ?record.mode, "finishing an interrupted sign-out");
-        {
-            let _guard = self.revocations.lock().await;
-            self.with_vault(|vault| match vault.load() {
+        self.keychain
+            .exclusively(|vault| match vault.load() {
                 Ok(Some(session)) => queue_for_revocation(vault, &session.tokens),
                 Ok(None) => Ok(()),
                 Err(VaultError::Corrupt) => vault.delete(),
                 Err(error) => Err(error),
             })
             .await?;
-        }
         self.finish_pending_entry().await?;
         self.journal.clear().map_err(SessionError::Journal)?;
         self.revocations_queued.notify_one();

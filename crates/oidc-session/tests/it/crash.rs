@@ -16,7 +16,8 @@ use oidc_session::{
     Config, IdentityProvider, Journal, SessionView, SignOutMode, SignOutStep, SignedOutReason,
 };
 use session_testkit::{
-    identity_provider, platform_vault, RecordedEvents, SessionSetup, TestSession, SCHEME,
+    identity_provider, observe_pending, platform_vault, RecordedEvents, SessionSetup, TestSession,
+    SCHEME,
 };
 use url::Url;
 
@@ -150,7 +151,7 @@ async fn a_sign_out_killed_after_any_step_is_finished_at_the_next_start() {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        while vault.load_pending().unwrap().is_some() {
+        while observe_pending(&vault).is_some() {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{step}: pending entry left"

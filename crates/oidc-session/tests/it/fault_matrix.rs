@@ -141,7 +141,7 @@ impl Cell {
         if matches!(self.step, Step::Discovery | Step::Keys) {
             self.inject(&harness).await;
         }
-        harness.restart();
+        harness.restart().await;
         // With discovery failing, the restored session is kept as it is (offline start).
         let view = harness.app.manager.restored().await.unwrap();
         assert!(
@@ -235,7 +235,7 @@ impl Cell {
 
         // Nothing of the session in the keychain; queued tokens only when the outcome says so.
         assert!(harness.vault().load().unwrap().is_none(), "{name}");
-        let pending = harness.vault().load_pending().unwrap();
+        let pending = harness.pending();
         match &pending {
             Some(pending) if self.revocation_pending => {
                 assert!(pending.id_token.is_none(), "{name}: the ID token stayed");

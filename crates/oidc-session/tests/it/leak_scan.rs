@@ -210,7 +210,7 @@ async fn scan_flows() {
     // Sign-in, restore with refresh, full sign-out.
     sign_in(&mut harness, &browser, &mut scan).await;
     scan.events(&harness);
-    harness.restart();
+    harness.restart().await;
     harness.app.manager.restored().await.unwrap();
     scan.session_tokens(&harness, "after the refresh");
     harness.app.sign_out(&browser).await;
@@ -221,24 +221,20 @@ async fn scan_flows() {
     scan.events(&harness);
 
     // App-only sign-out; then offline sign-out (the tokens wait in the keychain).
-    harness.restart();
+    harness.restart().await;
     sign_in(&mut harness, &browser, &mut scan).await;
     harness.app.sign_out_now(SignOutMode::AppOnly).await;
     sign_in(&mut harness, &browser, &mut scan).await;
     harness.mock.go_offline().await;
     harness.app.sign_out_now(SignOutMode::Full).await;
-    let pending = harness
-        .vault()
-        .load_pending()
-        .unwrap()
-        .expect("queued tokens");
+    let pending = harness.pending().expect("queued tokens");
     scan.look_in("Debug of the queued tokens", format!("{pending:?}"));
     harness.mock.go_online().await.unwrap();
     scan.events(&harness);
 
     // Error paths: a forged callback carrying a code, a replayed code, a token endpoint
     // failure, a refresh token Okta no longer takes, a failing revocation.
-    harness.restart();
+    harness.restart().await;
     let (authorization, task) = harness.app.begin_sign_in().await;
     let callback = expect_app_redirect(browser.open(authorization.clone()).await.unwrap());
     scan.sign_in_round_trip(&authorization, &callback);
@@ -298,14 +294,14 @@ async fn scan_flows() {
         .await
         .unwrap();
     assert!(revoke.status().is_success());
-    harness.restart();
+    harness.restart().await;
     harness.app.manager.restored().await.unwrap();
     assert!(
         harness.vault().load().unwrap().is_none(),
         "the dead session is gone"
     );
 
-    harness.restart();
+    harness.restart().await;
     sign_in(&mut harness, &browser, &mut scan).await;
     harness
         .mock

@@ -206,7 +206,7 @@ async fn a_restart_restores_the_session_and_refreshes_an_expired_access_token() 
     let user = harness.app.sign_in(&browser).await;
     let before = harness.vault().load().unwrap().unwrap();
 
-    harness.restart();
+    harness.restart().await;
     let view = harness.app.manager.restored().await.unwrap();
     let SessionView::SignedIn { user: restored, .. } = view else {
         panic!("not restored: {view:?}");
@@ -232,7 +232,7 @@ async fn a_restart_restores_the_session_and_refreshes_an_expired_access_token() 
     );
     // The refreshed tokens replace the old ones as those staged for the sign-out; the old
     // ones are not queued (revoking a rotated refresh token could end the new access token).
-    let pending = harness.vault().load_pending().unwrap().unwrap();
+    let pending = harness.pending().unwrap();
     let staged: Vec<_> = pending.staged.iter().map(RevocableToken::secret).collect();
     assert_eq!(
         staged,
@@ -288,7 +288,7 @@ async fn a_revoked_refresh_token_means_signed_out_on_restore() {
         .status();
     assert_eq!(status, 200);
 
-    harness.restart();
+    harness.restart().await;
     let view = harness.app.manager.restored().await.unwrap();
     assert_eq!(
         view,
@@ -312,7 +312,7 @@ async fn a_session_past_its_absolute_timeout_is_wiped_on_restore() {
     stored.signed_in_at -= Duration::from_secs(13 * 60 * 60);
     harness.vault().save(&stored).unwrap();
 
-    harness.restart();
+    harness.restart().await;
     let view = harness.app.manager.restored().await.unwrap();
     assert_eq!(
         view,

@@ -98,9 +98,7 @@ async fn retry_revocations_until(harness: &Harness, revoked: &[String]) {
     harness
         .wait_until("the queue to empty", || {
             harness
-                .vault()
-                .load_pending()
-                .unwrap()
+                .pending()
                 .is_none_or(|pending| pending.to_revoke.is_empty())
         })
         .await;
@@ -142,10 +140,7 @@ async fn full_sign_out_ends_both_sessions_and_revokes_both_tokens() {
     assert_eq!(outcome.kind, OutcomeKind::Completed, "{outcome:?}");
     assert!(!outcome.revocation_pending);
     assert_app_session_gone(&harness);
-    assert!(
-        harness.vault().load_pending().unwrap().is_none(),
-        "nothing left to revoke"
-    );
+    assert!(harness.pending().is_none(), "nothing left to revoke");
     assert!(
         harness.journal().read().unwrap().is_none(),
         "the journal is cleared"
@@ -181,7 +176,7 @@ async fn app_only_sign_out_keeps_the_okta_session_for_silent_sso() {
     let outcome = only_outcome(&harness);
     assert_eq!(outcome.kind, OutcomeKind::SignedOutOfAppOnly, "{outcome:?}");
     assert_app_session_gone(&harness);
-    assert!(harness.vault().load_pending().unwrap().is_none());
+    assert!(harness.pending().is_none());
     assert!(
         harness.app.opened.try_recv().is_err(),
         "no browser for an app-only sign-out"
@@ -253,11 +248,7 @@ async fn with_the_idp_hung_the_app_session_is_gone_before_any_network_step_ends(
         harness.vault().load().unwrap().is_none(),
         "the keychain entry is gone"
     );
-    let pending = harness
-        .vault()
-        .load_pending()
-        .unwrap()
-        .expect("tokens queued");
+    let pending = harness.pending().expect("tokens queued");
     assert_eq!(pending.to_revoke.len(), 2);
     assert!(!task.is_finished(), "the revocation is still hanging");
     assert!(harness.app.events.outcomes().is_empty());
@@ -292,21 +283,12 @@ async fn offline_sign_out_queues_the_revocations_until_okta_is_back() {
         outcome.message
     );
     assert_app_session_gone(&harness);
-    assert_eq!(
-        harness
-            .vault()
-            .load_pending()
-            .unwrap()
-            .unwrap()
-            .to_revoke
-            .len(),
-        2
-    );
+    assert_eq!(harness.pending().unwrap().to_revoke.len(), 2);
     assert!(harness.journal().read().unwrap().is_none());
 
     harness.mock.go_online().await.unwrap();
     retry_revocations_until(&harness, &tokens).await;
-    assert!(harness.vault().load_pending().unwrap().is_none());
+    assert!(harness.pending().is_none());
 }
 
 #[tokio::test]
@@ -597,11 +579,15 @@ async fn tokens_queued_by_an_offline_sign_out_survive_the_next_sign_out() {
     harness.mock.go_offline().await;
     harness.app.sign_out_now(SignOutMode::AppOnly).await;
     assert_eq!(only_outcome(&harness).kind, OutcomeKind::Offline);
+    // Back, but refusing revocations: the first tokens still wait when the person signs in
+    // again, and the next sign-out queues its own beside them.
+    refuse_revocations(&harness, true);
     harness.mock.go_online().await.unwrap();
-
-    // Signed in again while the first tokens may still wait: whether the retries or the next
-    // sign-out revokes them, none is lost, and the next sign-out's own tokens go too.
     harness.app.sign_in(&browser).await;
+    for token in &first {
+        assert_eq!(token_state(&harness, token), TokenState::Active);
+    }
+    refuse_revocations(&harness, false);
     let stored = harness.vault().load().unwrap().unwrap();
     let second = [
         stored.tokens.refresh_token.unwrap().secret().to_owned(),
@@ -615,7 +601,7 @@ async fn tokens_queued_by_an_offline_sign_out_survive_the_next_sign_out() {
     for token in first.iter().chain(&second) {
         assert_eq!(token_state(&harness, token), TokenState::Revoked);
     }
-    assert!(harness.vault().load_pending().unwrap().is_none());
+    assert!(harness.pending().is_none());
 }
 
 #[tokio::test]
@@ -660,8 +646,11 @@ async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens
     // Okta answers the refresh after the cancel: a second pair of tokens exists, and the
     // retries, already running, revoke it with the first once Okta takes revocations again.
     harness
-        .wait_until("the refresh to be answered", || {
+        .wait_until("the refresh to be answered and queued", || {
             revocable(&harness).len() == 4
+                && harness
+                    .pending()
+                    .is_some_and(|pending| pending.to_revoke.len() == 4)
         })
         .await;
     refuse_revocations(&harness, false);
@@ -673,16 +662,14 @@ async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens
         })
         .await;
     harness
-        .wait_until("the queue to empty", || {
-            harness.vault().load_pending().unwrap().is_none()
-        })
+        .wait_until("the queue to empty", || harness.pending().is_none())
         .await;
 }
 
 #[tokio::test]
 async fn a_sign_out_cut_short_after_its_delete_revokes_the_tokens_at_the_next_start() {
     let (mut harness, _browser, tokens) = signed_in("cut-after-delete", Config::demo(SCHEME)).await;
-    let pending = harness.vault().load_pending().unwrap().expect("staged");
+    let pending = harness.pending().expect("staged");
     assert_eq!(values(&pending.staged), tokens, "staged at sign-in");
     assert!(
         pending.to_revoke.is_empty(),
@@ -693,7 +680,7 @@ async fn a_sign_out_cut_short_after_its_delete_revokes_the_tokens_at_the_next_st
     // refuses revocations for a while, so that the queue can be seen.
     harness.vault().delete().unwrap();
     refuse_revocations(&harness, true);
-    harness.restart();
+    harness.restart().await;
     let view = harness.app.manager.restored().await.unwrap();
     assert_eq!(
         view,
@@ -702,12 +689,12 @@ async fn a_sign_out_cut_short_after_its_delete_revokes_the_tokens_at_the_next_st
             signing_out: false
         }
     );
-    let pending = harness.vault().load_pending().unwrap().expect("queued");
+    let pending = harness.pending().expect("queued");
     assert_eq!(values(&pending.to_revoke), tokens);
     assert!(pending.staged.is_empty());
     refuse_revocations(&harness, false);
     retry_revocations_until(&harness, &tokens).await;
-    assert!(harness.vault().load_pending().unwrap().is_none());
+    assert!(harness.pending().is_none());
 }
 
 #[tokio::test]
@@ -715,20 +702,20 @@ async fn a_sign_in_over_orphaned_tokens_queues_them_and_keeps_its_own_live() {
     let (mut harness, browser, orphans) = signed_in("orphans", Config::demo(SCHEME)).await;
     harness.vault().delete().unwrap();
     refuse_revocations(&harness, true);
-    harness.restart();
+    harness.restart().await;
     harness.app.sign_in(&browser).await;
     let stored = harness.vault().load().unwrap().unwrap();
     let live = vec![
         stored.tokens.refresh_token.unwrap().secret().to_owned(),
         stored.tokens.access_token.secret().to_owned(),
     ];
-    let pending = harness.vault().load_pending().unwrap().unwrap();
+    let pending = harness.pending().unwrap();
     assert_eq!(values(&pending.to_revoke), orphans);
     assert_eq!(values(&pending.staged), live);
 
     // The next start restores the session and revokes only the orphans.
     refuse_revocations(&harness, false);
-    harness.restart();
+    harness.restart().await;
     assert!(matches!(
         harness.app.manager.restored().await.unwrap(),
         SessionView::SignedIn { .. }
@@ -737,7 +724,7 @@ async fn a_sign_in_over_orphaned_tokens_queues_them_and_keeps_its_own_live() {
     for token in &live {
         assert_eq!(token_state(&harness, token), TokenState::Active);
     }
-    let pending = harness.vault().load_pending().unwrap().unwrap();
+    let pending = harness.pending().unwrap();
     assert_eq!(
         values(&pending.staged),
         live,

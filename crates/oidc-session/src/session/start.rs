@@ -55,9 +55,11 @@ impl Session {
 
     /// Ends the background work and waits until it has: when this returns, no keychain
     /// write of it is under way (for a test that starts the app again over the same entries).
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.background.abort();
-        // Every write of the pending entry holds its lock until it is done.
+        // Once the task has ended it starts no keychain call; one it started holds the
+        // pending entry's lock until it is done.
+        let _ = (&mut self.background).await;
         drop(self.manager.keychain.pending.lock().await);
     }
 }

@@ -124,13 +124,11 @@ impl Keychain {
         F: FnOnce(&TokenVault) -> Result<T, VaultError> + Send + 'static,
     {
         let guard = self.pending.clone().lock_owned().await;
-        let vault = self.vault.clone();
-        tokio::task::spawn_blocking(move || {
+        self.run(move |vault| {
             let _guard = guard;
-            operation(&vault)
+            operation(vault)
         })
         .await
-        .expect("a keychain call panicked")
     }
 }
 

@@ -7,6 +7,7 @@ fn main() {
         "session_state",
         "app_info",
         "sign_in",
+        "sign_in_with_another_account",
         "cancel",
         "sign_out",
         "sign_out_app_only",

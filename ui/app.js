@@ -23,6 +23,16 @@ const SIGNED_OUT_REASONS = {
     title: "Signed out after inactivity",
     text: "The app signed you out because it was not used for a while. Sign in again to continue.",
   },
+  ended_by_organization: {
+    kind: "warn",
+    title: "Your organization ended this session",
+    text: "Okta no longer accepts this session: your organization signed you out (for example, an administrator ended your sessions). Sign in again to continue.",
+  },
+  identity_changed: {
+    kind: "error",
+    title: "Signed out for your safety",
+    text: "Okta renewed the session for another person than the one signed in, so the app signed you out. Sign in again.",
+  },
   sign_out_resumed: {
     kind: "warn",
     title: "Sign-out finished",
@@ -74,6 +84,8 @@ function render(view) {
       if (reason) notify(reason.kind, reason.title, reason.text);
       // No sign-in while a sign-out still talks to Okta.
       $("sign-in").disabled = view.signingOut;
+      $("sign-in-another").disabled = view.signingOut;
+      $("password-required").hidden = !view.passwordRequired;
       $("signing-out").hidden = !view.signingOut;
       show("signed-out");
       break;
@@ -108,6 +120,8 @@ const ERROR_TITLES = {
   discovery: "Okta cannot be reached",
   network: "Okta cannot be reached",
   configuration: "The app is not configured correctly",
+  response_issuer: "The sign-in answer did not come from your Okta",
+  subject_changed: "Okta answered for another person",
   journal: "The app cannot write its data folder",
 };
 
@@ -164,6 +178,9 @@ async function start() {
   await listen("session-changed", (event) => render(event.payload));
   await listen("signed-out", (event) => showOutcome(event.payload));
   $("sign-in").addEventListener("click", () => run($("sign-in"), "sign_in"));
+  $("sign-in-another").addEventListener("click", () =>
+    run($("sign-in-another"), "sign_in_with_another_account"),
+  );
   $("sign-out").addEventListener("click", () => {
     $("sign-out-app-only").disabled = true;
     run($("sign-out"), "sign_out");
@@ -181,7 +198,7 @@ async function start() {
     render(await invoke("session_state"));
   } catch (error) {
     // E.g. a locked keychain: say so, and let the person try again once it is fixed.
-    render({ state: "signed_out", reason: null, signingOut: false });
+    render({ state: "signed_out", reason: null, signingOut: false, passwordRequired: false });
     showError(error);
   }
 }

@@ -82,6 +82,14 @@ pub(crate) async fn sign_in(session: State<'_, AppSession>) -> Result<UserClaims
     session.sign_in().await
 }
 
+/// Signs in with Okta asking for a password, whoever the browser's Okta session is for.
+#[tauri::command]
+pub(crate) async fn sign_in_with_another_account(
+    session: State<'_, AppSession>,
+) -> Result<UserClaims, CommandError> {
+    session.sign_in_with_another_account().await
+}
+
 /// Stops waiting for the browser (sign-in or sign-out).
 #[tauri::command]
 pub(crate) fn cancel(session: State<'_, AppSession>) -> Result<(), CommandError> {

@@ -3,7 +3,7 @@
 
 use mock_okta::MockOkta;
 use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
-use oidc_session::IdentityProvider;
+use oidc_session::{IdentityProvider, Issuer};
 
 use crate::commands::DemoInfo;
 use crate::state::StartError;
@@ -25,7 +25,7 @@ impl DemoIdp {
     /// mock-okta as the session's identity provider, its certificate trusted.
     pub(crate) fn identity_provider(&self) -> IdentityProvider {
         IdentityProvider {
-            issuer: self.mock.issuer(),
+            issuer: Issuer::new(self.mock.issuer().as_str()).expect("mock-okta's issuer is valid"),
             client_id: mock_okta::DEMO_CLIENT_ID.to_owned(),
             extra_root_pem: Some(self.mock.ca_certificate_pem().as_bytes().to_vec()),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,

@@ -34,6 +34,7 @@ pub fn run() {
             commands::session_state,
             commands::app_info,
             commands::sign_in,
+            commands::sign_in_with_another_account,
             commands::cancel,
             commands::sign_out,
             commands::sign_out_app_only,

@@ -117,6 +117,10 @@ impl AppSession {
         Ok(self.manager()?.sign_in().await?)
     }
 
+    pub(crate) async fn sign_in_with_another_account(&self) -> Result<UserClaims, CommandError> {
+        Ok(self.manager()?.sign_in_with_another_account().await?)
+    }
+
     pub(crate) fn cancel(&self) -> Result<(), CommandError> {
         self.manager()?.cancel();
         Ok(())

@@ -14,6 +14,7 @@ const ALLOWED_PERMISSIONS: &[&str] = &[
     "allow-session-state",
     "allow-app-info",
     "allow-sign-in",
+    "allow-sign-in-with-another-account",
     "allow-cancel",
     "allow-sign-out",
     "allow-sign-out-app-only",

@@ -21,17 +21,23 @@ async fn start_mock() -> MockOkta {
         .expect("start mock-okta")
 }
 
-/// A desktop whose browser and app both use `mock`. Where the browser hands links over like
-/// Chromium (`xdg-open`), the app is installed alone, so its desktop entry starts a second
-/// instance of the app for each link; elsewhere the entry runs the link program. So both ways
-/// a link reaches the running app are covered by whole flows.
+/// A desktop whose browser and app both use `mock`'s `default` authorization server.
 fn desktop_for(mock: &MockOkta, hand_off: HandOff) -> Desktop {
+    desktop_on(mock, hand_off, mock.issuer().as_str())
+}
+
+/// A desktop whose browser and app both use `mock`, the app its authorization server `issuer`.
+/// Where the browser hands links over like Chromium (`xdg-open`), the app is installed alone,
+/// so its desktop entry starts a second instance of the app for each link; elsewhere the entry
+/// runs the link program. So both ways a link reaches the running app are covered by whole
+/// flows.
+fn desktop_on(mock: &MockOkta, hand_off: HandOff, issuer: &str) -> Desktop {
     let mut desktop = app_desktop();
     if hand_off == HandOff::XdgOpen {
         desktop.install_app_alone();
     }
     let ca_file = desktop.install_browser(mock.ca_certificate_pem(), hand_off);
-    desktop.set_env("OKTA_SIGNOUT_ISSUER", mock.issuer().as_str());
+    desktop.set_env("OKTA_SIGNOUT_ISSUER", issuer);
     desktop.set_env("OKTA_SIGNOUT_CLIENT_ID", mock_okta::DEMO_CLIENT_ID);
     desktop.set_env("OKTA_SIGNOUT_CA_FILE", ca_file);
     desktop
@@ -391,7 +397,9 @@ fn assert_revoked(mock: &MockOkta, tokens: &[String]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
     let mock = start_mock().await;
-    let desktop = desktop_for(&mock, HandOff::Gio);
+    // The org authorization server, whose issuer has no path: what an org without API Access
+    // Management has.
+    let desktop = desktop_on(&mock, HandOff::Gio, &mock.org_issuer());
     let driver = Driver::start(&desktop).await;
     let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
 
@@ -405,8 +413,9 @@ async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
     driver
         .screenshot(&screenshot("session-signed-out-completed"))
         .await;
-    // The browser really went to Okta's end-session endpoint and came back via gio open.
-    desktop.wait_for_browser_log("logout", LIMIT);
+    // The browser really went to the org server's end-session endpoint and came back via
+    // gio open.
+    desktop.wait_for_browser_log("/oauth2/v1/logout", LIMIT);
     assert_eq!(
         app_secrets(&desktop),
         "",
@@ -521,4 +530,64 @@ async fn an_unregistered_sign_out_redirect_is_reported_with_what_to_fix() {
         1,
         "Okta's session could not be ended"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_an_unconfirmed_sign_out_the_window_says_the_next_sign_in_asks_for_a_password() {
+    let mock = start_mock().await;
+    let mut desktop = desktop_for(&mock, HandOff::Gio);
+    desktop.hold_browser();
+    let driver = Driver::start(&desktop).await;
+    driver.wait_for_session("signed_out").await;
+    assert!(!password_required_shown(&driver).await);
+    driver.click("#sign-in").await;
+    wait_for_browser_holds(&desktop, 1);
+    desktop.release_browser();
+    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+
+    // The browser hangs on its way to Okta's end-session page; the person stops waiting.
+    desktop.hold_browser_again();
+    driver.click("#sign-out").await;
+    wait_for_browser_holds(&desktop, 2);
+    driver.click("#cancel-sign-out").await;
+    let message = wait_for_outcome(&driver, "cancelled").await;
+    assert!(
+        message.contains("The next sign-in here asks for a password"),
+        "{message}"
+    );
+    driver.wait_for_session("signed_out").await;
+    assert!(password_required_shown(&driver).await);
+    driver
+        .screenshot(&screenshot("session-signed-out-password-required"))
+        .await;
+
+    // The browser gets to Okta late, after the app stopped waiting: Okta's session ends, and
+    // the app ignores the late confirmation.
+    desktop.release_browser();
+    desktop.wait_for_browser_log("/v1/logout", LIMIT);
+    desktop.wait_for_log("deep link ignored", LIMIT);
+    assert_eq!(mock.sessions(), []);
+    driver.click("#sign-in").await;
+    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    let sessions = mock.sessions();
+    assert_eq!(
+        sessions[0].authenticated_by,
+        mock_okta::Authentication::Password
+    );
+}
+
+/// Whether the signed-out screen says that the next sign-in asks for a password.
+async fn password_required_shown(driver: &Driver) -> bool {
+    driver
+        .execute("return !document.getElementById('password-required').hidden;")
+        .await
+        .as_bool()
+        .unwrap()
+}
+
+/// Waits until `count` browser runs have started holding.
+fn wait_for_browser_holds(desktop: &Desktop, count: usize) {
+    wait_for("the browser to hold", LIMIT, || {
+        (desktop.browser_log().matches("holding").count() >= count).then_some(())
+    });
 }

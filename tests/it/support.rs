@@ -84,6 +84,9 @@ pub(crate) trait AppDesktop {
     /// Lets a held browser go on.
     fn release_browser(&self);
 
+    /// Makes the browser hold again after a release, until the next one.
+    fn hold_browser_again(&self);
+
     /// The scripted browser's log (URLs without their query).
     fn browser_log(&self) -> String;
 
@@ -139,6 +142,10 @@ impl AppDesktop for Desktop {
 
     fn release_browser(&self) {
         std::fs::write(self.home().join("browser-go"), "go").unwrap();
+    }
+
+    fn hold_browser_again(&self) {
+        std::fs::remove_file(self.home().join("browser-go")).unwrap();
     }
 
     fn browser_log(&self) -> String {

@@ -102,7 +102,13 @@ pub struct Lifetimes {
     pub authorization_code_secs: u64,
     /// Whether a used refresh token is replaced by a new one.
     pub refresh_token_rotation: bool,
+    /// How long a refresh token replaced by rotation is still accepted (Okta: 0–60 s, default
+    /// 30); presenting it later revokes the whole grant.
+    pub refresh_token_grace_secs: u64,
 }
+
+/// Okta's limit for the grace period of a rotated refresh token.
+const MAX_REFRESH_TOKEN_GRACE_SECS: u64 = 60;
 
 impl Default for Lifetimes {
     fn default() -> Self {
@@ -112,11 +118,23 @@ impl Default for Lifetimes {
             refresh_token_secs: 7 * 24 * 3600,
             authorization_code_secs: 60,
             refresh_token_rotation: true,
+            refresh_token_grace_secs: 30,
         }
     }
 }
 
 impl Lifetimes {
+    /// Checks the values Okta's admin console would refuse.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.refresh_token_grace_secs > MAX_REFRESH_TOKEN_GRACE_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "refresh_token_grace_secs is {}, but Okta allows 0 to {MAX_REFRESH_TOKEN_GRACE_SECS} seconds",
+                self.refresh_token_grace_secs
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn id_token(&self) -> Duration {
         Duration::from_secs(self.id_token_secs)
     }
@@ -128,6 +146,9 @@ impl Lifetimes {
     }
     pub(crate) fn authorization_code(&self) -> Duration {
         Duration::from_secs(self.authorization_code_secs)
+    }
+    pub(crate) fn refresh_token_grace(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_grace_secs)
     }
 }
 
@@ -205,8 +226,9 @@ impl Config {
         Config::from_toml_str(&text)
     }
 
-    /// Checks the cross-references a TOML schema cannot express.
+    /// Checks the cross-references and ranges a TOML schema cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.lifetimes.validate()?;
         if !self
             .authorization_servers
             .iter()
@@ -340,5 +362,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("not absolute"), "{error}");
+        let error =
+            Config::from_toml_str("[lifetimes]\nrefresh_token_grace_secs = 61").unwrap_err();
+        assert!(error.to_string().contains("0 to 60 seconds"), "{error}");
+        Config::from_toml_str("[lifetimes]\nrefresh_token_grace_secs = 60").unwrap();
     }
 }

@@ -106,6 +106,62 @@ pub enum ExpiredHintPolicy {
     Reject,
 }
 
+/// Whether, and with which issuer, `/v1/authorize` names itself in its redirects back to the
+/// app: RFC 9207's `iss` parameter, advertised by discovery as
+/// `authorization_response_iss_parameter_supported`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorizationResponseIss {
+    /// Advertised, and every redirect carries the issuer of the authorization server that
+    /// answered, exactly as its discovery document writes it.
+    #[default]
+    Sent,
+    /// Neither advertised nor sent, like an Okta org without RFC 9207 support.
+    NotSupported,
+    /// Advertised but not sent.
+    Omitted,
+    /// Advertised, but the redirect names another authorization server of the same org (the
+    /// org server for a custom server, the `default` server for the org server): a mix-up.
+    OtherIssuer,
+}
+
+impl AuthorizationResponseIss {
+    /// Every mode, in a stable order.
+    pub const ALL: [AuthorizationResponseIss; 4] = [
+        AuthorizationResponseIss::Sent,
+        AuthorizationResponseIss::NotSupported,
+        AuthorizationResponseIss::Omitted,
+        AuthorizationResponseIss::OtherIssuer,
+    ];
+
+    /// The snake_case name used in TOML, JSON and the CLI flag.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthorizationResponseIss::Sent => "sent",
+            AuthorizationResponseIss::NotSupported => "not_supported",
+            AuthorizationResponseIss::Omitted => "omitted",
+            AuthorizationResponseIss::OtherIssuer => "other_issuer",
+        }
+    }
+
+    /// Whether discovery advertises `authorization_response_iss_parameter_supported`.
+    pub(crate) fn is_advertised(self) -> bool {
+        self != AuthorizationResponseIss::NotSupported
+    }
+}
+
+impl FromStr for AuthorizationResponseIss {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        AuthorizationResponseIss::ALL
+            .into_iter()
+            .find(|mode| mode.name() == name)
+            .ok_or_else(|| {
+                format!("unknown mode {name:?} (expected one of sent, not_supported, omitted, other_issuer)")
+            })
+    }
+}
+
 /// All fault switches. The default is a well-behaved Okta.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -136,6 +192,11 @@ pub struct Faults {
     pub expired_id_token_hint: ExpiredHintPolicy,
     /// Discovery answers 200 with a document that is not valid JSON metadata.
     pub malformed_discovery: bool,
+    /// Whether the authorization response carries RFC 9207 `iss`, and which issuer it names.
+    pub authorization_response_iss: AuthorizationResponseIss,
+    /// The ID token of a `refresh_token` grant names another `sub` than the grant's person
+    /// (OIDC Core 12.2 requires the same `iss` and `sub` as the original ID token).
+    pub refresh_changes_subject: bool,
 }
 
 impl Faults {
@@ -180,6 +241,24 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", endpoint.name()));
         }
         assert!("tokens".parse::<Endpoint>().is_err());
+    }
+
+    #[test]
+    fn all_endpoints_are_listed_in_declaration_order() {
+        // The request counters are indexed by `endpoint as usize`.
+        for (index, endpoint) in Endpoint::ALL.into_iter().enumerate() {
+            assert_eq!(endpoint as usize, index, "{endpoint}");
+        }
+    }
+
+    #[test]
+    fn authorization_response_iss_names_round_trip() {
+        for mode in AuthorizationResponseIss::ALL {
+            assert_eq!(mode.name().parse::<AuthorizationResponseIss>(), Ok(mode));
+            let json = serde_json::to_string(&mode).unwrap();
+            assert_eq!(json, format!("\"{}\"", mode.name()));
+        }
+        assert!("other-issuer".parse::<AuthorizationResponseIss>().is_err());
     }
 
     #[test]

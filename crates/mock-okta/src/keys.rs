@@ -1,6 +1,6 @@
-//! The RSA signing key, its JWKS entry and the JWTs signed with it.
+//! The RSA signing keys, their JWKS and the JWTs signed with them, and key rotation.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -70,13 +70,6 @@ impl SigningKey {
         })
     }
 
-    /// The public JWKS served at `/v1/keys`.
-    pub(crate) fn jwks(&self) -> JwkSet {
-        JwkSet {
-            keys: vec![self.jwk.clone()],
-        }
-    }
-
     /// Signs `claims` as an RS256 JWT carrying this key's `kid`.
     pub(crate) fn sign<T: Serialize>(&self, claims: &T) -> String {
         let mut header = Header::new(Algorithm::RS256);
@@ -84,9 +77,43 @@ impl SigningKey {
         jsonwebtoken::encode(&header, claims, &self.encoding)
             .expect("RS256 signing with a valid RSA key and serializable claims cannot fail")
     }
+}
 
-    /// Verifies signature, issuer and audience of an `id_token_hint`; expiry is the caller's
-    /// call, since Okta orgs differ on expired hints.
+/// The published signing keys, newest first: the newest signs, the others (kept at a rotation)
+/// still verify what they signed.
+#[derive(Clone)]
+pub(crate) struct PublishedKeys {
+    newest_first: Vec<Arc<SigningKey>>,
+}
+
+impl PublishedKeys {
+    /// The key that signs new tokens.
+    pub(crate) fn signing(&self) -> &SigningKey {
+        &self.newest_first[0]
+    }
+
+    /// The kids of every published key, newest first.
+    pub(crate) fn kids(&self) -> Vec<String> {
+        self.newest_first
+            .iter()
+            .map(|key| key.kid.clone())
+            .collect()
+    }
+
+    /// The public JWKS served at `/v1/keys`.
+    pub(crate) fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: self
+                .newest_first
+                .iter()
+                .map(|key| key.jwk.clone())
+                .collect(),
+        }
+    }
+
+    /// Verifies signature, issuer and audience of an `id_token_hint` with the published key its
+    /// `kid` names (every published key when it names none); expiry is the caller's call, since
+    /// Okta orgs differ on expired hints.
     pub(crate) fn verify_id_token_hint(
         &self,
         hint: &str,
@@ -98,8 +125,20 @@ impl SigningKey {
         validation.set_audience(client_ids);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_exp = false;
-        jsonwebtoken::decode::<IdTokenHint>(hint, &self.decoding, &validation)
-            .map(|data| data.claims)
+        let kid = jsonwebtoken::decode_header(hint)?.kid;
+        let candidates = self
+            .newest_first
+            .iter()
+            .filter(|key| kid.as_deref().is_none_or(|kid| kid == key.kid));
+        let mut outcome = Err(jsonwebtoken::errors::ErrorKind::InvalidSignature.into());
+        for key in candidates {
+            outcome = jsonwebtoken::decode::<IdTokenHint>(hint, &key.decoding, &validation)
+                .map(|data| data.claims);
+            if outcome.is_ok() {
+                break;
+            }
+        }
+        outcome
     }
 }
 
@@ -118,18 +157,18 @@ pub(crate) fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// The signing key, generated on a background task so that discovery answers at once; only the
-/// endpoints that sign or verify wait for it.
+/// The signing keys: the first is generated on a background task so that discovery answers at
+/// once; only the endpoints that sign or verify wait for it. Rotation publishes a new key.
 #[derive(Clone)]
 pub(crate) struct KeyStore {
-    key: Arc<OnceCell<Arc<SigningKey>>>,
+    keys: Arc<OnceCell<RwLock<PublishedKeys>>>,
 }
 
 impl KeyStore {
     /// Uses the configured PEM, or starts generating a fresh key in the background.
     pub(crate) fn start(configured_pem: Option<&str>) -> Result<KeyStore, KeyError> {
         let store = KeyStore {
-            key: Arc::new(OnceCell::new()),
+            keys: Arc::new(OnceCell::new()),
         };
         match configured_pem {
             Some(pem) => {
@@ -137,30 +176,62 @@ impl KeyStore {
                     .map_err(|error| KeyError::InvalidPem(error.to_string()))?;
                 let key = SigningKey::from_private_key(&private)?;
                 store
-                    .key
-                    .set(Arc::new(key))
+                    .keys
+                    .set(RwLock::new(PublishedKeys {
+                        newest_first: vec![Arc::new(key)],
+                    }))
                     .unwrap_or_else(|_| unreachable!("a fresh cell is empty"));
             }
             None => {
                 let background = store.clone();
-                tokio::spawn(async move { background.get().await });
+                tokio::spawn(async move { background.published().await });
             }
         }
         Ok(store)
     }
 
-    /// The signing key, waiting for its generation if needed.
-    pub(crate) async fn get(&self) -> Arc<SigningKey> {
-        self.key
-            .get_or_init(|| async {
-                let generated = tokio::task::spawn_blocking(generate_key)
-                    .await
-                    .expect("RSA key generation does not panic");
-                Arc::new(generated.expect("the OS random source works"))
-            })
+    /// The published keys as of now, waiting for the first key's generation if needed.
+    pub(crate) async fn published(&self) -> PublishedKeys {
+        self.cell()
             .await
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
     }
+
+    /// Generates a new key that signs from now on, published before the old ones, which stay
+    /// published when `keep_old` and are dropped otherwise. Returns the keys after rotation.
+    pub(crate) async fn rotate(&self, keep_old: bool) -> PublishedKeys {
+        let cell = self.cell().await;
+        let key = Arc::new(generate_off_the_async_threads().await);
+        let mut keys = cell
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !keep_old {
+            keys.newest_first.clear();
+        }
+        keys.newest_first.insert(0, key);
+        keys.clone()
+    }
+
+    async fn cell(&self) -> &RwLock<PublishedKeys> {
+        self.keys
+            .get_or_init(|| async {
+                RwLock::new(PublishedKeys {
+                    newest_first: vec![Arc::new(generate_off_the_async_threads().await)],
+                })
+            })
+            .await
+    }
+}
+
+/// RSA key generation takes a CPU for a good fraction of a second: a blocking task keeps it
+/// from stalling the requests served meanwhile.
+async fn generate_off_the_async_threads() -> SigningKey {
+    tokio::task::spawn_blocking(generate_key)
+        .await
+        .expect("RSA key generation does not panic")
+        .expect("the OS random source works")
 }
 
 fn generate_key() -> Result<SigningKey, KeyError> {

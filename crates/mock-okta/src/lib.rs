@@ -1,10 +1,12 @@
 //! mock-okta: an Okta-shaped mock identity provider for QA and tests.
 //!
 //! Unlike a generic OIDC mock it behaves like Okta on everything the app touches: exact
-//! redirect URIs, mandatory PKCE S256 for public clients, a real browser session cookie, one-time
-//! codes, refresh token rotation, RFC 7009 revocation with Okta's cascade, and an end-session
-//! endpoint that verifies `id_token_hint` and `post_logout_redirect_uri`. QA can switch on every
-//! fault the app must survive, and inspect what happened, over `/__admin/` or in process.
+//! redirect URIs, mandatory PKCE S256 for public clients, a real browser session cookie,
+//! `prompt` and `max_age`, RFC 9207 `iss`, one-time codes, refresh token rotation with its grace
+//! period and reuse detection, opaque org-server access tokens, signing-key rotation, RFC 7009
+//! revocation with Okta's cascade, "Clear user sessions", and an end-session endpoint that
+//! verifies `id_token_hint` and `post_logout_redirect_uri`. QA can switch on every fault the
+//! app must survive, and inspect what happened, over `/__admin/` or in process.
 //!
 //! The issuer and back channel are HTTPS (self-signed CA, [`MockOkta::ca_certificate_pem`]);
 //! the front channel (authorize, sign-in, logout) is also served on a plain-HTTP "browser"
@@ -28,12 +30,14 @@ pub use config::{
     DEMO_CLIENT_ID, DEMO_PASSWORD, DEMO_POST_LOGOUT_REDIRECT_URI, DEMO_REDIRECT_URI,
     DEMO_SECOND_USERNAME, DEMO_USERNAME,
 };
-pub use faults::{Endpoint, EndpointFault, ExpiredHintPolicy, Faults, UnknownEndpoint};
+pub use faults::{
+    AuthorizationResponseIss, Endpoint, EndpointFault, ExpiredHintPolicy, Faults, UnknownEndpoint,
+};
 pub use keys::KeyError;
 pub use server::{ADMIN_PREFIX, UNREGISTERED_POST_LOGOUT_REDIRECT_URI};
 pub use store::{
-    token_fingerprint, LogoutEvent, LogoutOutcome, RevocationEvent, RevocationResult, SessionInfo,
-    TokenInfo, TokenKind, TokenState,
+    token_fingerprint, Authentication, ClearedSessions, LogoutEvent, LogoutOutcome,
+    RevocationEvent, RevocationResult, SessionInfo, TokenInfo, TokenKind, TokenState,
 };
 
 use server::{AppState, AuthServer, Listeners, SharedState, TlsAcceptor, Urls};
@@ -226,11 +230,42 @@ impl MockOkta {
     }
 
     /// Replaces the token lifetimes (for tokens issued from now on).
+    ///
+    /// # Panics
+    ///
+    /// If Okta would refuse them ([`Lifetimes::validate`]): a test asking for a grace period
+    /// Okta cannot have would test nothing real.
     pub fn set_lifetimes(&self, lifetimes: Lifetimes) {
+        if let Err(error) = lifetimes.validate() {
+            panic!("mock-okta: {error}");
+        }
         self.state.set_lifetimes(lifetimes);
     }
 
-    /// Forgets sessions, codes, tokens and events; restores configured faults and lifetimes.
+    /// Rotates the signing key, as Okta does about four times a year: a new RSA key signs every
+    /// token from now on and is published first in the JWKS of every authorization server; the
+    /// old keys stay published when `keep_old`, and are dropped otherwise. Returns the new
+    /// key's `kid`.
+    pub async fn rotate_signing_key(&self, keep_old: bool) -> String {
+        self.state.rotate_signing_key(keep_old).await.swap_remove(0)
+    }
+
+    /// How many requests reached `endpoint` (its fault layer, and the handler unless a fault
+    /// answered) since start or the last [`MockOkta::reset`]; the sign-in form counts as
+    /// [`Endpoint::Authorize`].
+    pub fn requests_served(&self, endpoint: Endpoint) -> u64 {
+        self.state.requests_served(endpoint)
+    }
+
+    /// Okta's "Clear user sessions" (`DELETE /api/v1/users/{id}/sessions?oauthTokens=true`,
+    /// also what Universal Logout does): ends every browser session of `username` and revokes
+    /// every access and refresh token issued for them. An unknown user has nothing to clear.
+    pub fn clear_user_sessions(&self, username: &str) -> ClearedSessions {
+        self.state.clear_user_sessions(username)
+    }
+
+    /// Forgets sessions, codes, tokens, events and request counts; restores configured faults
+    /// and lifetimes. Keys (rotated ones included) and certificate stay.
     pub fn reset(&self) {
         self.state.reset();
     }

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use mock_okta::{Config, Endpoint, ExpiredHintPolicy, MockOkta};
+use mock_okta::{AuthorizationResponseIss, Config, Endpoint, ExpiredHintPolicy, MockOkta};
 
 /// An Okta-shaped mock identity provider for QA and tests.
 ///
@@ -51,6 +51,13 @@ struct Cli {
     /// Discovery answers with a malformed document.
     #[arg(long)]
     malformed_discovery: bool,
+    /// RFC 9207 `iss` in authorize redirects: sent (default), not_supported, omitted or
+    /// other_issuer.
+    #[arg(long, value_name = "MODE")]
+    authorization_response_iss: Option<AuthorizationResponseIss>,
+    /// ID tokens of refresh_token grants name another `sub` than the grant's person.
+    #[arg(long)]
+    refresh_changes_subject: bool,
     /// ID token lifetime in seconds.
     #[arg(long, value_name = "SECS")]
     id_token_lifetime: Option<u64>,
@@ -66,6 +73,9 @@ struct Cli {
     /// Keep refresh tokens when they are used (default: rotate).
     #[arg(long)]
     no_refresh_token_rotation: bool,
+    /// Seconds a rotated refresh token is still accepted, 0 to 60 (default 30).
+    #[arg(long, value_name = "SECS")]
+    refresh_token_grace: Option<u64>,
 }
 
 fn endpoint_setting<T: std::str::FromStr>(text: &str) -> Result<(Endpoint, T), String>
@@ -105,6 +115,10 @@ impl Cli {
         faults.logout_never_redirects |= self.logout_never_redirects;
         faults.logout_interstitial |= self.logout_interstitial;
         faults.malformed_discovery |= self.malformed_discovery;
+        faults.refresh_changes_subject |= self.refresh_changes_subject;
+        faults.authorization_response_iss = self
+            .authorization_response_iss
+            .unwrap_or(faults.authorization_response_iss);
         if self.reject_expired_id_token_hint {
             faults.expired_id_token_hint = ExpiredHintPolicy::Reject;
         }
@@ -120,6 +134,9 @@ impl Cli {
             .code_lifetime
             .unwrap_or(lifetimes.authorization_code_secs);
         lifetimes.refresh_token_rotation &= !self.no_refresh_token_rotation;
+        lifetimes.refresh_token_grace_secs = self
+            .refresh_token_grace
+            .unwrap_or(lifetimes.refresh_token_grace_secs);
         config.validate()?;
         Ok((config, self.ca_cert_out))
     }

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::server::AuthServer;
+
 /// The fingerprint under which the mock records a token: `sha256:<hex of SHA-256(value)>`.
 pub fn token_fingerprint(token: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(token.as_bytes())))
@@ -30,6 +32,16 @@ pub(crate) fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// How the person of a browser session authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Authentication {
+    /// They typed username and password into the sign-in form.
+    Password,
+    /// The configured `auto_login` user, signed in without the form.
+    AutoLogin,
+}
+
 /// An Okta browser session, as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
@@ -37,16 +49,27 @@ pub struct SessionInfo {
     pub id: String,
     /// Username of the signed-in person.
     pub user: String,
-    /// When the person signed in.
+    /// When the person signed in: the `auth_time` of ID tokens issued in this session.
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
+    /// How the person signed in.
+    pub authenticated_by: Authentication,
+}
+
+/// What clearing a person's sessions ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearedSessions {
+    /// Browser sessions ended.
+    pub sessions: usize,
+    /// Access and refresh tokens that were usable and are now revoked.
+    pub tokens: usize,
 }
 
 /// What a recorded token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenKind {
-    /// A JWT access token.
+    /// An access token: a JWT from custom authorization servers, opaque from the org server.
     Access,
     /// An opaque refresh token.
     Refresh,
@@ -60,8 +83,10 @@ pub enum TokenKind {
 pub enum TokenState {
     /// Usable.
     Active,
-    /// Revoked (or, for a refresh token, rotated away).
+    /// Revoked, or a refresh token replaced by rotation whose grace period has passed.
     Revoked,
+    /// A refresh token replaced by rotation, still accepted during its grace period.
+    Rotated,
     /// Past its expiry.
     Expired,
 }
@@ -163,13 +188,13 @@ pub(crate) struct Session {
     pub(crate) id: String,
     pub(crate) username: String,
     pub(crate) created: OffsetDateTime,
+    pub(crate) authenticated_by: Authentication,
 }
 
 /// A validated authorization request, waiting for a session (sign-in) or turned into a code.
 #[derive(Debug, Clone)]
 pub(crate) struct AuthorizationRequest {
-    pub(crate) issuer: String,
-    pub(crate) audience: String,
+    pub(crate) server: AuthServer,
     pub(crate) client_id: String,
     pub(crate) redirect_uri: String,
     pub(crate) scopes: Vec<String>,
@@ -203,6 +228,11 @@ pub(crate) struct TokenRecord {
     pub(crate) revoked: bool,
     /// For access tokens: the refresh token issued with them, whose revocation revokes them.
     pub(crate) refresh_fingerprint: Option<String>,
+    /// Shared by every token issued from one authorization code and the refreshes after it:
+    /// what reuse detection revokes.
+    pub(crate) grant_id: String,
+    /// For a refresh token replaced by rotation: until when it is still accepted.
+    pub(crate) rotated_grace_until: Option<OffsetDateTime>,
 }
 
 impl TokenRecord {
@@ -212,8 +242,24 @@ impl TokenRecord {
         } else if now >= self.expires_at {
             TokenState::Expired
         } else {
-            TokenState::Active
+            match self.rotated_grace_until {
+                None => TokenState::Active,
+                Some(until) if now < until => TokenState::Rotated,
+                Some(_) => TokenState::Revoked,
+            }
         }
+    }
+
+    /// Whether the token still works: active, or rotated but within its grace period.
+    pub(crate) fn is_usable(&self, now: OffsetDateTime) -> bool {
+        matches!(self.state(now), TokenState::Active | TokenState::Rotated)
+    }
+
+    /// A rotated refresh token presented after its grace period: Okta's reuse detection.
+    pub(crate) fn is_reuse_after_grace(&self, now: OffsetDateTime) -> bool {
+        !self.revoked
+            && now < self.expires_at
+            && self.rotated_grace_until.is_some_and(|until| now >= until)
     }
 
     fn info(&self, now: OffsetDateTime) -> TokenInfo {
@@ -256,12 +302,17 @@ pub(crate) enum CodeRejection {
 }
 
 impl Store {
-    pub(crate) fn create_session(&mut self, username: &str) -> (String, Session) {
+    pub(crate) fn create_session(
+        &mut self,
+        username: &str,
+        authenticated_by: Authentication,
+    ) -> (String, Session) {
         let cookie = random_secret();
         let session = Session {
             id: random_id("102"),
             username: username.to_owned(),
             created: OffsetDateTime::now_utc(),
+            authenticated_by,
         };
         self.sessions
             .insert(token_fingerprint(&cookie), session.clone());
@@ -284,6 +335,7 @@ impl Store {
                 id: session.id.clone(),
                 user: session.username.clone(),
                 created: session.created,
+                authenticated_by: session.authenticated_by,
             })
             .collect();
         sessions.sort_by_key(|session| session.created);
@@ -346,26 +398,68 @@ impl Store {
             .find(|record| record.fingerprint == fingerprint)
     }
 
-    /// Revokes `fingerprint`; a refresh token takes the access tokens issued with it along.
+    /// Revokes `fingerprint`. A refresh token takes along the access tokens issued with it and
+    /// ends the grace period of the rotated refresh tokens of its grant, which would otherwise
+    /// bring the revoked grant back.
     pub(crate) fn revoke(&mut self, fingerprint: &str) {
+        let now = OffsetDateTime::now_utc();
+        let refresh_grant = self
+            .tokens
+            .iter()
+            .find(|record| record.fingerprint == fingerprint && record.kind == TokenKind::Refresh)
+            .map(|record| record.grant_id.clone());
         for record in &mut self.tokens {
+            let rotated_in_revoked_grant = refresh_grant.as_deref() == Some(&record.grant_id)
+                && record.state(now) == TokenState::Rotated;
             if record.fingerprint == fingerprint
                 || record.refresh_fingerprint.as_deref() == Some(fingerprint)
+                || rotated_in_revoked_grant
             {
                 record.revoked = true;
             }
         }
     }
 
-    /// Kills a refresh token replaced by rotation; unlike revocation, its access tokens live on.
-    pub(crate) fn retire_refresh_token(&mut self, fingerprint: &str) {
-        if let Some(record) = self
-            .tokens
-            .iter_mut()
-            .find(|record| record.fingerprint == fingerprint)
-        {
-            record.revoked = true;
+    /// Rotation: the active refresh tokens of `grant_id` are replaced, but stay accepted until
+    /// `grace_until`; the access tokens issued with them live on.
+    pub(crate) fn rotate_refresh_tokens(&mut self, grant_id: &str, grace_until: OffsetDateTime) {
+        let now = OffsetDateTime::now_utc();
+        for record in &mut self.tokens {
+            if record.kind == TokenKind::Refresh
+                && record.grant_id == grant_id
+                && record.state(now) == TokenState::Active
+            {
+                record.rotated_grace_until = Some(grace_until);
+            }
         }
+    }
+
+    /// Reuse detection: revokes every access and refresh token of `grant_id`.
+    pub(crate) fn revoke_grant(&mut self, grant_id: &str) {
+        for record in &mut self.tokens {
+            if record.kind != TokenKind::Id && record.grant_id == grant_id {
+                record.revoked = true;
+            }
+        }
+    }
+
+    /// Okta's "Clear user sessions" with `oauthTokens=true`: ends every browser session of
+    /// `username` and revokes every access and refresh token issued for them.
+    pub(crate) fn clear_user_sessions(&mut self, username: &str) -> ClearedSessions {
+        let before = self.sessions.len();
+        self.sessions
+            .retain(|_, session| session.username != username);
+        let sessions = before - self.sessions.len();
+        let now = OffsetDateTime::now_utc();
+        let mut tokens = 0;
+        for record in &mut self.tokens {
+            if record.kind != TokenKind::Id && record.username == username && record.is_usable(now)
+            {
+                record.revoked = true;
+                tokens += 1;
+            }
+        }
+        ClearedSessions { sessions, tokens }
     }
 
     pub(crate) fn tokens(&self) -> Vec<TokenInfo> {

@@ -22,7 +22,12 @@ pub enum CallbackKind {
 #[derive(Debug, PartialEq, Eq)]
 pub enum CallbackResult {
     /// Sign-in succeeded: the authorization code to exchange.
-    Code(Sensitive<String>),
+    Code {
+        /// The code.
+        code: Sensitive<String>,
+        /// The issuer the answer names (`iss`, RFC 9207), if it names one.
+        issuer: Option<String>,
+    },
     /// Sign-out: Okta ended its session.
     SignedOut,
     /// The IdP reported an error (`error=` and `error_description=`).
@@ -31,6 +36,8 @@ pub enum CallbackResult {
         code: String,
         /// Okta's description, when it gave one.
         description: Option<String>,
+        /// The issuer the answer names (`iss`, RFC 9207), if it names one.
+        issuer: Option<String>,
     },
 }
 
@@ -127,10 +134,12 @@ impl Callback {
             (Some(code), _, _) => CallbackResult::Error {
                 code,
                 description: single("error_description"),
+                issuer: single("iss"),
             },
-            (None, Some(code), CallbackKind::SignIn) if !code.is_empty() => {
-                CallbackResult::Code(Sensitive::new(code))
-            }
+            (None, Some(code), CallbackKind::SignIn) if !code.is_empty() => CallbackResult::Code {
+                code: Sensitive::new(code),
+                issuer: single("iss"),
+            },
             (None, None, CallbackKind::SignOut) => CallbackResult::SignedOut,
             _ => return Err(Ignored::NotACallback),
         };
@@ -219,7 +228,21 @@ mod tests {
         assert_eq!(callback.state, "s1");
         assert_eq!(
             callback.result,
-            CallbackResult::Code(Sensitive::new("abc".into()))
+            CallbackResult::Code {
+                code: Sensitive::new("abc".into()),
+                issuer: None
+            }
+        );
+        let callback = parse(
+            "com.example.oktasignout:/callback?code=abc&state=s1&iss=https%3A%2F%2Fexample.okta.com",
+        )
+        .unwrap();
+        assert_eq!(
+            callback.result,
+            CallbackResult::Code {
+                code: Sensitive::new("abc".into()),
+                issuer: Some("https://example.okta.com".into())
+            }
         );
 
         let callback = parse("com.example.oktasignout:/logout/callback?state=s2").unwrap();
@@ -234,7 +257,8 @@ mod tests {
             callback.result,
             CallbackResult::Error {
                 code: "access_denied".into(),
-                description: Some("User said no".into())
+                description: Some("User said no".into()),
+                issuer: None
             }
         );
     }
@@ -310,7 +334,10 @@ mod tests {
         assert_eq!(pending.deliver(link("good")), Ok(CallbackKind::SignIn));
         assert_eq!(
             receiver.await.unwrap(),
-            CallbackResult::Code(Sensitive::new("c".into()))
+            CallbackResult::Code {
+                code: Sensitive::new("c".into()),
+                issuer: None
+            }
         );
         assert_eq!(
             pending.deliver(link("good")),

@@ -87,11 +87,50 @@ struct RawConfig {
     absolute_timeout_secs: Option<u64>,
 }
 
+/// An authorization server's issuer identifier, kept exactly as written: OpenID Connect
+/// compares issuers as strings, so `https://example.okta.com` (Okta's org server) and
+/// `https://example.okta.com/` are two different issuers, and no slash may be added or removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer(String);
+
+impl Issuer {
+    /// Checks `issuer`: an https URL (plain http only on this machine's loopback interface,
+    /// where a mock IdP may serve), with no query or fragment.
+    pub fn new(issuer: &str) -> Result<Self, ConfigError> {
+        let url = Url::parse(issuer)
+            .map_err(|error| bad("issuer", format!("{issuer:?} is not a URL: {error}")))?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("issuer", "must not have a query or fragment"));
+        }
+        match url.scheme() {
+            "https" => Ok(Self(issuer.to_owned())),
+            "http" if is_loopback(&url) => Ok(Self(issuer.to_owned())),
+            "http" => Err(bad(
+                "issuer",
+                format!("must use https (plain http is allowed only on 127.0.0.1, [::1] or localhost): {issuer}"),
+            )),
+            other => Err(bad("issuer", format!("must be an https URL, not {other}:"))),
+        }
+    }
+
+    /// The issuer as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Issuer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
 /// The Okta org (or any OIDC provider) the app signs in to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OktaOrg {
-    /// The authorization server, e.g. `https://example.okta.com/oauth2/default`.
-    pub issuer: Url,
+    /// The authorization server: `https://example.okta.com` (the org server) or
+    /// `https://example.okta.com/oauth2/default` (a custom one).
+    pub issuer: Issuer,
     /// The app's client ID in Okta.
     pub client_id: String,
     /// An extra root certificate (PEM) to trust, for a private CA or mock-okta.
@@ -192,7 +231,7 @@ impl RawConfig {
     fn validate(self, scheme: &str) -> Result<Config, ConfigError> {
         let okta = match (self.issuer, self.client_id) {
             (Some(issuer), Some(client_id)) => Some(OktaOrg {
-                issuer: validate_issuer(&issuer)?,
+                issuer: Issuer::new(&issuer)?,
                 client_id: non_empty("client_id", client_id)?,
                 ca_file: self.ca_file,
             }),
@@ -262,25 +301,6 @@ fn non_empty(key: &'static str, value: String) -> Result<String, ConfigError> {
         return Err(bad(key, "must not be empty"));
     }
     Ok(value)
-}
-
-/// The issuer must be https (Okta is https-only), except on this machine's loopback
-/// interface, where a mock IdP may serve plain http.
-fn validate_issuer(issuer: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(issuer)
-        .map_err(|error| bad("issuer", format!("{issuer:?} is not a URL: {error}")))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("issuer", "must not have a query or fragment"));
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(bad(
-            "issuer",
-            format!("must use https (plain http is allowed only on 127.0.0.1, [::1] or localhost): {issuer}"),
-        )),
-        other => Err(bad("issuer", format!("must be an https URL, not {other}:"))),
-    }
 }
 
 /// Whether `url` points at this machine's loopback interface.
@@ -520,6 +540,18 @@ mod tests {
         assert!(message(with("https://x.okta.com/?a=b")).contains("query"));
     }
 
+    #[test]
+    fn the_issuer_is_kept_exactly_as_written() {
+        for issuer in [
+            "https://example.okta.com",
+            "https://example.okta.com/",
+            "https://example.okta.com/oauth2/default",
+            "https://example.okta.com/oauth2/default/",
+        ] {
+            let config = load(&format!("issuer = {issuer:?}\nclient_id = \"c\"\n"), &[]).unwrap();
+            assert_eq!(config.okta.unwrap().issuer.as_str(), issuer);
+        }
+    }
     #[test]
     fn issuer_and_client_id_come_together() {
         assert!(message(load("issuer = \"https://x.okta.com\"\n", &[]))

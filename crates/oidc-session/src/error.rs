@@ -22,12 +22,21 @@ pub enum SessionError {
         /// Why.
         source: std::io::Error,
     },
-    /// The configured `ca_file` holds no PEM certificate the HTTPS client takes.
-    #[error("ca_file is not a PEM certificate")]
-    CaCertificate(#[source] reqwest::Error),
+    /// The configured `ca_file` is not a PEM certificate or bundle.
+    #[error("ca_file is not a PEM certificate or bundle")]
+    CaCertificate(#[source] BoxError),
     /// The HTTPS client cannot be set up.
     #[error("cannot set up HTTPS")]
-    HttpClient(#[source] reqwest::Error),
+    HttpClient(#[source] BoxError),
+    /// The configured issuer is not the one Okta's discovery document names: OpenID Connect
+    /// compares them as strings, so even a trailing slash matters.
+    #[error("the issuer in config.toml is `{configured}`, but Okta's discovery document names `{discovered}`: write issuer = \"{discovered}\" in config.toml (or OKTA_SIGNOUT_ISSUER)")]
+    IssuerMismatch {
+        /// The configured issuer.
+        configured: String,
+        /// The issuer discovery names.
+        discovered: String,
+    },
     /// The IdP's discovery document could not be fetched or read, or lacks an endpoint.
     #[error("cannot reach Okta at {issuer}")]
     Discovery {
@@ -56,6 +65,18 @@ pub enum SessionError {
     /// There is no refresh token to renew the session with.
     #[error("the session cannot be renewed without signing in again")]
     RefreshUnavailable,
+    /// A sign-in answer does not name the issuer it was asked of (RFC 9207): it may come from
+    /// another authorization server, so it was not used.
+    #[error("the sign-in answer {} instead of {expected}, so it was not used; try again", .received.as_deref().map(|issuer| format!("names the issuer {issuer}")).unwrap_or_else(|| "names no issuer".to_owned()))]
+    ResponseIssuer {
+        /// The configured issuer.
+        expected: String,
+        /// The `iss` the answer carried, if any.
+        received: Option<String>,
+    },
+    /// A refreshed ID token names another person than the one signed in (OIDC Core 12.2).
+    #[error("Okta answered a refresh for another person than the one signed in")]
+    SubjectChanged,
     /// The ID token failed validation.
     #[error("Okta's answer could not be verified")]
     InvalidIdToken(#[source] BoxError),
@@ -80,6 +101,9 @@ pub enum SessionError {
     /// A sign-in or sign-out is already running.
     #[error("another sign-in or sign-out is in progress")]
     Busy,
+    /// Nobody is signed in.
+    #[error("you are not signed in")]
+    NotSignedIn,
     /// Someone is already signed in.
     #[error("you are already signed in")]
     AlreadySignedIn,
@@ -89,12 +113,17 @@ impl SessionError {
     /// A stable identifier for the UI.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::CaFile { .. } | Self::CaCertificate(_) | Self::HttpClient(_) => "configuration",
+            Self::CaFile { .. }
+            | Self::CaCertificate(_)
+            | Self::HttpClient(_)
+            | Self::IssuerMismatch { .. } => "configuration",
             Self::Discovery { .. } => "discovery",
             Self::Network(_) => "network",
             Self::IdpError { .. } => "idp_error",
             Self::GrantRejected { .. } => "grant_rejected",
             Self::RefreshUnavailable => "refresh_unavailable",
+            Self::ResponseIssuer { .. } => "response_issuer",
+            Self::SubjectChanged => "subject_changed",
             Self::InvalidIdToken(_) => "invalid_id_token",
             Self::Browser(_) => "browser",
             Self::Keychain(VaultError::Unavailable(_)) => "keychain_unavailable",
@@ -104,6 +133,7 @@ impl SessionError {
             Self::Cancelled => "cancelled",
             Self::TimedOut(_) => "timed_out",
             Self::Busy => "busy",
+            Self::NotSignedIn => "not_signed_in",
             Self::AlreadySignedIn => "already_signed_in",
         }
     }

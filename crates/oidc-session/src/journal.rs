@@ -13,6 +13,8 @@ use crate::tokens::unix_seconds;
 
 /// The journal's file name in the app's data directory.
 const JOURNAL_FILE: &str = "sign-out-journal.json";
+/// The marker, beside the journal, that the next sign-in must ask for a password.
+const FRESH_LOGIN_FILE: &str = "next-sign-in-asks-for-password";
 
 /// Which sign-out the person asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,10 +62,11 @@ impl JournalRecord {
     }
 }
 
-/// The journal file.
+/// The journal file, and what a sign-out leaves for the next sign-in.
 #[derive(Debug, Clone)]
 pub struct Journal {
     path: PathBuf,
+    fresh_login_marker: PathBuf,
 }
 
 impl Journal {
@@ -71,7 +74,30 @@ impl Journal {
     pub fn in_dir(dir: &Path) -> Self {
         Self {
             path: dir.join(JOURNAL_FILE),
+            fresh_login_marker: dir.join(FRESH_LOGIN_FILE),
         }
+    }
+
+    /// Whether the next sign-in must ask for a password: a sign-out could not confirm that
+    /// Okta's session in the browser ended.
+    pub fn fresh_login_required(&self) -> bool {
+        self.fresh_login_marker.exists()
+    }
+
+    /// Records whether the next sign-in must ask for a password, durably.
+    pub(crate) fn set_fresh_login_required(&self, required: bool) -> io::Result<()> {
+        let dir = self.path.parent().expect("the journal has a directory");
+        if required {
+            fs::create_dir_all(dir)?;
+            File::create(&self.fresh_login_marker)?.sync_all()?;
+        } else {
+            match fs::remove_file(&self.fresh_login_marker) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(error) => return Err(error),
+            }
+        }
+        sync_dir(dir)
     }
 
     /// The file's path.
@@ -147,6 +173,18 @@ mod tests {
         journal.clear().unwrap();
         assert_eq!(journal.read().unwrap(), None);
         journal.clear().unwrap();
+    }
+
+    #[test]
+    fn the_fresh_login_marker_survives_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::in_dir(&dir.path().join("data"));
+        assert!(!journal.fresh_login_required());
+        journal.set_fresh_login_required(true).unwrap();
+        assert!(Journal::in_dir(&dir.path().join("data")).fresh_login_required());
+        journal.set_fresh_login_required(false).unwrap();
+        journal.set_fresh_login_required(false).unwrap();
+        assert!(!journal.fresh_login_required());
     }
 
     #[test]

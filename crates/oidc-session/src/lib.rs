@@ -13,7 +13,7 @@ mod session;
 pub mod tokens;
 pub mod vault;
 
-pub use config::{Config, ConfigError, OktaOrg};
+pub use config::{Config, ConfigError, Issuer, OktaOrg};
 pub use error::{error_chain, SessionError};
 pub use journal::{Journal, SignOutMode, SignOutStep};
 pub use provider::IdentityProvider;

@@ -3,27 +3,31 @@
 //! `end_session_endpoint` and `revocation_endpoint`), the authorization request, the code
 //! exchange with full ID token validation, refresh, revocation and the end-session request.
 
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use openidconnect::core::CoreRevocableToken;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
-    CoreClientAuthMethod, CoreGrantType, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKey,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
-    CoreResponseType, CoreSubjectIdentifierType, CoreTokenResponse,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
+    CoreClient, CoreClientAuthMethod, CoreGrantType, CoreIdToken, CoreIdTokenClaims,
+    CoreIdTokenVerifier, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreTokenResponse,
 };
 use openidconnect::{
     AccessTokenHash, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError,
     ClientId, CsrfToken, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
-    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl, RequestTokenError, RevocationUrl, Scope,
-    TokenResponse,
+    JsonWebKeySet, JsonWebKeySetUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl, RequestTokenError,
+    RevocationUrl, Scope, SignatureVerificationError, TokenResponse,
 };
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::OktaOrg;
-use crate::error::{BoxError, SessionError};
+use crate::config::{Issuer, OktaOrg};
+use crate::error::{error_chain, BoxError, SessionError};
 use crate::secret::Sensitive;
 use crate::tokens::{
     AccessToken, IdToken, RefreshToken, RevocableToken, SessionTokens, UserClaims,
@@ -56,11 +60,11 @@ pub(crate) enum EndSessionError {
 /// Where the session's identity provider is and how to reach it.
 #[derive(Debug, Clone)]
 pub struct IdentityProvider {
-    /// The issuer.
-    pub issuer: Url,
+    /// The issuer, exactly as configured.
+    pub issuer: Issuer,
     /// The app's client ID there.
     pub client_id: String,
-    /// An extra trusted root certificate (PEM).
+    /// Root certificates (PEM, one or several) to trust besides the operating system's.
     pub extra_root_pem: Option<Vec<u8>>,
     /// How long one HTTP exchange with it may take before it counts as unreachable
     /// ([`DEFAULT_REQUEST_TIMEOUT`] unless a test needs a hang to end sooner).
@@ -90,32 +94,65 @@ impl IdentityProvider {
 
     /// The HTTP client for every call to this IdP: it never follows redirects (a redirect
     /// from a token or revocation endpoint is an error, not a hop), and it gives up in bounded
-    /// time. The extra root is trusted besides the built-in ones; TLS verification is never
-    /// turned off.
+    /// time. It trusts what the operating system trusts (a corporate CA installed there
+    /// included) and every certificate of `extra_root_pem`; TLS verification is never turned
+    /// off.
     pub fn http_client(&self) -> Result<reqwest::Client, SessionError> {
-        // reqwest and the mock IdP both use rustls: name the provider so neither has to guess.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
+        let tls = tls_config(self.extra_root_pem.as_deref())?;
+        reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT.min(self.request_timeout))
             .timeout(self.request_timeout)
-            .user_agent(concat!("okta-signout/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &self.extra_root_pem {
-            let certificate =
-                reqwest::Certificate::from_pem(pem).map_err(SessionError::CaCertificate)?;
-            builder = builder.add_root_certificate(certificate);
-        }
-        builder.build().map_err(SessionError::HttpClient)
+            .user_agent(concat!("okta-signout/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| SessionError::HttpClient(Box::new(error)))
     }
 }
 
-/// The two endpoints Okta advertises beyond OIDC Core that sign-out needs.
+/// TLS that verifies Okta's certificate with the platform's verifier (on Linux: the system's
+/// CA files, or those `SSL_CERT_FILE` / `SSL_CERT_DIR` name) plus `extra_root_pem`.
+fn tls_config(extra_root_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, SessionError> {
+    let extra_roots = match extra_root_pem {
+        Some(pem) => pem_certificates(pem)?,
+        None => Vec::new(),
+    };
+    // Named rather than guessed: reqwest and the mock IdP both bring rustls.
+    let crypto = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, crypto.clone())
+            .map_err(|error| SessionError::HttpClient(Box::new(error)))?;
+    Ok(rustls::ClientConfig::builder_with_provider(crypto)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| SessionError::HttpClient(Box::new(error)))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth())
+}
+
+/// Every certificate of a PEM file or bundle; an error when it holds none or a broken one.
+fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, SessionError> {
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| SessionError::CaCertificate(Box::new(error)))?;
+    if certificates.is_empty() {
+        return Err(SessionError::CaCertificate(
+            "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    Ok(certificates)
+}
+
+/// What Okta advertises beyond OIDC Core that the app needs.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub(crate) struct OktaEndpoints {
     /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
     pub(crate) end_session_endpoint: Option<EndSessionUrl>,
     /// Token revocation (RFC 7009).
     pub(crate) revocation_endpoint: Option<RevocationUrl>,
+    /// Whether authorization responses name their issuer in `iss` (RFC 9207).
+    #[serde(default)]
+    pub(crate) authorization_response_iss_parameter_supported: bool,
 }
 impl AdditionalProviderMetadata for OktaEndpoints {}
 
@@ -149,6 +186,11 @@ type DiscoveredClient = CoreClient<
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long connecting may take, within the request timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long discovery and the signing keys are used before they are fetched again.
+pub(crate) const DISCOVERY_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+/// The least time between two fetches of the signing keys that a token with an unknown key
+/// causes: a flood of such tokens cannot make the app hammer Okta.
+const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What the browser round-trip of one sign-in needs to finish it.
 pub(crate) struct AuthorizationRequest {
@@ -160,43 +202,102 @@ pub(crate) struct AuthorizationRequest {
     verifier: PkceCodeVerifier,
 }
 
+/// The keys that sign Okta's ID tokens.
+struct SigningKeys {
+    set: CoreJsonWebKeySet,
+    /// When a token with an unknown key last made the app fetch them again.
+    refetched_at: Option<Instant>,
+}
+
 /// A discovered provider, ready for this app's client.
 pub(crate) struct Provider {
-    issuer: Url,
+    issuer: Issuer,
+    issuer_url: IssuerUrl,
     client: DiscoveredClient,
     endpoints: OktaEndpoints,
+    jwks_uri: JsonWebKeySetUrl,
+    keys: tokio::sync::Mutex<SigningKeys>,
     http: reqwest::Client,
+    discovered_at: Instant,
 }
 
 impl Provider {
-    /// Fetches `{issuer}/.well-known/openid-configuration` and the JWKS.
+    /// Fetches `{issuer}/.well-known/openid-configuration` and the JWKS. The document must
+    /// name exactly the configured issuer (OIDC Discovery 4.3).
     pub(crate) async fn discover(
-        issuer: &Url,
+        issuer: &Issuer,
         client_id: &str,
         redirect_uri: &Url,
         http: reqwest::Client,
     ) -> Result<Self, SessionError> {
-        let issuer_url = IssuerUrl::from_url(issuer.clone());
-        let metadata = OktaProviderMetadata::discover_async(issuer_url, &http)
+        let failed = |source: BoxError| SessionError::Discovery {
+            issuer: issuer.to_string(),
+            source,
+        };
+        let issuer_url =
+            IssuerUrl::new(issuer.as_str().to_owned()).map_err(|error| failed(Box::new(error)))?;
+        let url = issuer_url
+            .join(".well-known/openid-configuration")
+            .map_err(|error| failed(Box::new(error)))?;
+        let response = http
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
             .await
-            .map_err(|error| SessionError::Discovery {
-                issuer: issuer.to_string(),
-                source: Box::new(error),
-            })?;
+            .map_err(|error| failed(Box::new(error)))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(failed(format!("HTTP {status} at {url}").into()));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| failed(Box::new(error)))?;
+        let metadata: OktaProviderMetadata = serde_json::from_slice(&body).map_err(|error| {
+            failed(format!("{url} is not a discovery document: {error}").into())
+        })?;
+        if metadata.issuer().as_str() != issuer.as_str() {
+            return Err(SessionError::IssuerMismatch {
+                configured: issuer.to_string(),
+                discovered: metadata.issuer().as_str().to_owned(),
+            });
+        }
+        let jwks_uri = metadata.jwks_uri().clone();
+        let keys = JsonWebKeySet::fetch_async(&jwks_uri, &http)
+            .await
+            .map_err(|error| failed(Box::new(error)))?;
         let endpoints = metadata.additional_metadata().clone();
         let client =
             CoreClient::from_provider_metadata(metadata, ClientId::new(client_id.to_owned()), None)
                 .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
         Ok(Self {
             issuer: issuer.clone(),
+            issuer_url,
             client,
             endpoints,
+            jwks_uri,
+            keys: tokio::sync::Mutex::new(SigningKeys {
+                set: keys,
+                refetched_at: None,
+            }),
             http,
+            discovered_at: Instant::now(),
         })
     }
 
-    /// A fresh authorization request: PKCE S256, a random `state` and `nonce`.
-    pub(crate) fn authorization_request(&self, scopes: &[String]) -> AuthorizationRequest {
+    /// Whether discovery is older than [`DISCOVERY_MAX_AGE`] and should be made again.
+    pub(crate) fn is_stale(&self) -> bool {
+        self.discovered_at.elapsed() >= DISCOVERY_MAX_AGE
+    }
+
+    /// A fresh authorization request: PKCE S256, a random `state` and `nonce`; with
+    /// `prompt=login` when `fresh_login` is asked for, so that Okta asks for a password even
+    /// while the browser still has an Okta session.
+    pub(crate) fn authorization_request(
+        &self,
+        scopes: &[String],
+        fresh_login: bool,
+    ) -> AuthorizationRequest {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = self
             .client
@@ -209,12 +310,32 @@ impl Provider {
         for scope in scopes.iter().filter(|scope| *scope != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
+        if fresh_login {
+            request = request.add_prompt(CoreAuthPrompt::Login);
+        }
         let (url, state, nonce) = request.url();
         AuthorizationRequest {
             url,
             state: Sensitive::new(state.into_secret()),
             nonce,
             verifier,
+        }
+    }
+
+    /// Checks the `iss` of an authorization response (RFC 9207): when present it must be this
+    /// issuer, and a provider that advertises the parameter must send it. Otherwise the
+    /// response may come from another authorization server (a mix-up attack).
+    pub(crate) fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), SessionError> {
+        let supported = self
+            .endpoints
+            .authorization_response_iss_parameter_supported;
+        match iss {
+            Some(iss) if iss == self.issuer.as_str() => Ok(()),
+            None if !supported => Ok(()),
+            received => Err(SessionError::ResponseIssuer {
+                expected: self.issuer.to_string(),
+                received: received.map(str::to_owned),
+            }),
         }
     }
 
@@ -236,16 +357,20 @@ impl Provider {
         let id_token = response.id_token().ok_or_else(|| {
             SessionError::InvalidIdToken("the token response has no ID token".into())
         })?;
-        let claims = self.verify_id_token(id_token, &response, Some(&request.nonce))?;
+        let claims = self
+            .verify_id_token(id_token, &response, Some(&request.nonce))
+            .await?;
         Ok((tokens_from(&response, id_token, None), claims))
     }
 
-    /// Refreshes the tokens with `refresh_token`. A refresh response without a new refresh
-    /// token keeps this one; without a new ID token keeps `id_token`.
+    /// Refreshes the tokens with `refresh_token`, for the person `subject` names. A refresh
+    /// response without a new refresh token keeps this one; without a new ID token keeps
+    /// `id_token`. A new ID token must name the same issuer and subject (OIDC Core 12.2).
     pub(crate) async fn refresh(
         &self,
         refresh_token: &RefreshToken,
         id_token: &IdToken,
+        subject: &str,
     ) -> Result<(SessionTokens, Option<UserClaims>), SessionError> {
         let response = self
             .client
@@ -258,7 +383,12 @@ impl Provider {
             .map_err(token_error)?;
         match response.id_token() {
             Some(fresh_id_token) => {
-                let claims = self.verify_id_token(fresh_id_token, &response, None)?;
+                let claims = self
+                    .verify_id_token(fresh_id_token, &response, None)
+                    .await?;
+                if claims.subject != subject {
+                    return Err(SessionError::SubjectChanged);
+                }
                 let tokens = tokens_from(&response, fresh_id_token, Some(refresh_token));
                 Ok((tokens, Some(claims)))
             }
@@ -312,13 +442,17 @@ impl Provider {
             })
     }
 
-    /// Whether `id_token` has expired (it is otherwise valid: signed by the IdP for us).
+    /// Whether `id_token` has expired. Its signature was verified when it was issued; it is
+    /// not checked again, so that a key Okta has since rotated away does not hide the expiry.
     pub(crate) fn id_token_expired(&self, id_token: &IdToken) -> bool {
         let Ok(id_token) = id_token.secret().parse::<CoreIdToken>() else {
             return false;
         };
+        let verifier = self
+            .verifier(CoreJsonWebKeySet::new(Vec::new()))
+            .insecure_disable_signature_check();
         matches!(
-            id_token.claims(&self.client.id_token_verifier(), |_: Option<&Nonce>| Ok(())),
+            id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
             Err(ClaimsVerificationError::Expired(_))
         )
     }
@@ -386,21 +520,47 @@ impl Provider {
         Err(EndSessionError::Misconfigured(reason))
     }
 
-    fn verify_id_token(
+    /// Verifies `id_token` fully: signature, issuer, audience, expiry, `nonce` (when one was
+    /// sent) and `at_hash`. A key the app has not seen (Okta rotated its signing key) makes it
+    /// fetch Okta's keys again and verify once more.
+    async fn verify_id_token(
         &self,
         id_token: &CoreIdToken,
         response: &CoreTokenResponse,
         nonce: Option<&Nonce>,
     ) -> Result<UserClaims, SessionError> {
-        let verifier = self.client.id_token_verifier();
-        let invalid = |error: BoxError| SessionError::InvalidIdToken(error);
+        let known = self.keys.lock().await.set.clone();
+        let verified = match self.check_id_token(id_token, response, nonce, known) {
+            Err(IdTokenProblem::UnknownKey) => {
+                let keys = self.refetch_keys().await;
+                self.check_id_token(id_token, response, nonce, keys)
+            }
+            verified => verified,
+        };
+        verified.map_err(|problem| SessionError::InvalidIdToken(problem.into()))
+    }
+
+    fn check_id_token(
+        &self,
+        id_token: &CoreIdToken,
+        response: &CoreTokenResponse,
+        nonce: Option<&Nonce>,
+        keys: CoreJsonWebKeySet,
+    ) -> Result<UserClaims, IdTokenProblem> {
+        let verifier = self.verifier(keys);
         let claims: &CoreIdTokenClaims = match nonce {
             Some(nonce) => id_token.claims(&verifier, nonce),
             // A refreshed ID token carries no nonce of ours to check.
             None => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
         }
-        .map_err(|error| invalid(Box::new(error)))?;
+        .map_err(|error| match error {
+            ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            ) => IdTokenProblem::UnknownKey,
+            error => IdTokenProblem::Invalid(Box::new(error)),
+        })?;
         if let Some(expected) = claims.access_token_hash() {
+            let invalid = |error: BoxError| IdTokenProblem::Invalid(error);
             let algorithm = id_token
                 .signing_alg()
                 .map_err(|error| invalid(Box::new(error)))?;
@@ -410,13 +570,59 @@ impl Provider {
             let actual = AccessTokenHash::from_token(response.access_token(), algorithm, key)
                 .map_err(|error| invalid(Box::new(error)))?;
             if &actual != expected {
-                return Err(SessionError::InvalidIdToken(
+                return Err(invalid(
                     "the ID token's at_hash does not match the access token".into(),
                 ));
             }
         }
         Ok(user_claims(claims))
     }
+
+    /// This client's ID token verifier with `keys`: issuer compared as a string, audience
+    /// this client.
+    fn verifier(&self, keys: CoreJsonWebKeySet) -> CoreIdTokenVerifier<'static> {
+        CoreIdTokenVerifier::new_public_client(
+            self.client.client_id().clone(),
+            self.issuer_url.clone(),
+            keys,
+        )
+    }
+
+    /// Okta's signing keys after a token named one the app has not seen: fetched again,
+    /// unless a fetch for that reason happened less than [`KEY_REFETCH_INTERVAL`] ago (then
+    /// the keys as they are, which that fetch may have brought up to date).
+    async fn refetch_keys(&self) -> CoreJsonWebKeySet {
+        let mut keys = self.keys.lock().await;
+        if keys
+            .refetched_at
+            .is_some_and(|at| at.elapsed() < KEY_REFETCH_INTERVAL)
+        {
+            tracing::warn!("a token names an unknown signing key; Okta's keys were fetched again less than a minute ago");
+            return keys.set.clone();
+        }
+        keys.refetched_at = Some(Instant::now());
+        match JsonWebKeySet::fetch_async(&self.jwks_uri, &self.http).await {
+            Ok(set) => {
+                tracing::info!("a token names an unknown signing key; fetched Okta's keys again");
+                keys.set = set;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "could not fetch Okta's signing keys again");
+            }
+        }
+        keys.set.clone()
+    }
+}
+
+/// Why an ID token was not accepted.
+#[derive(Debug, thiserror::Error)]
+enum IdTokenProblem {
+    /// It is signed with a key that is not among Okta's keys as the app knows them.
+    #[error("the ID token is signed with a key Okta does not publish")]
+    UnknownKey,
+    /// It failed another check.
+    #[error(transparent)]
+    Invalid(BoxError),
 }
 
 fn user_claims(claims: &CoreIdTokenClaims) -> UserClaims {

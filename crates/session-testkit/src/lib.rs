@@ -13,7 +13,7 @@ use mock_okta::{MockOkta, DEMO_CLIENT_ID};
 use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
 use oidc_session::vault::PendingSignOut;
 use oidc_session::{
-    Config, DesktopLinks, IdentityProvider, Journal, Session, SessionError, SessionEvents,
+    Config, DesktopLinks, IdentityProvider, Issuer, Journal, Session, SessionError, SessionEvents,
     SessionManager, SessionParts, SessionView, SignOutMode, SignOutOutcome, SignOutStep,
     SystemBrowser, TokenVault, UserClaims, VaultError,
 };
@@ -351,8 +351,30 @@ pub struct Harness {
     pub data_dir: tempfile::TempDir,
     /// How long the app's requests to mock-okta may take; [`Harness::restart`] applies it.
     pub request_timeout: Duration,
+    /// The authorization server the app signs in to.
+    pub server: Server,
     /// The app.
     pub app: TestSession,
+}
+
+/// Which of mock-okta's authorization servers the app signs in to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// The custom authorization server `default`: `https://127.0.0.1:P/oauth2/default`.
+    Default,
+    /// The org authorization server: `https://127.0.0.1:P`, no path, no trailing slash.
+    Org,
+}
+
+impl Server {
+    /// This server's issuer at `mock`, as Okta writes it.
+    pub fn issuer(self, mock: &MockOkta) -> Issuer {
+        let issuer = match self {
+            Self::Default => mock.issuer().to_string(),
+            Self::Org => mock.org_issuer(),
+        };
+        Issuer::new(&issuer).expect("mock-okta's issuers are valid")
+    }
 }
 
 impl Harness {
@@ -363,30 +385,47 @@ impl Harness {
 
     /// A signed-out app with `config`.
     pub async fn start_with(test: &str, config: Config) -> Self {
+        Self::start_on(test, config, Server::Default).await
+    }
+
+    /// A signed-out app with `config` that signs in to `server`.
+    pub async fn start_on(test: &str, config: Config, server: Server) -> Self {
         let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
         let service = format!("{SCHEME}.test.{test}.{}", std::process::id());
         let data_dir = tempfile::tempdir().unwrap();
         let request_timeout = DEFAULT_REQUEST_TIMEOUT;
-        let app = Self::start_app(&mock, &config, &service, data_dir.path(), request_timeout);
+        let app = Self::start_app(
+            &mock,
+            server,
+            &config,
+            &service,
+            data_dir.path(),
+            request_timeout,
+        );
         Self {
             mock,
             config,
             service,
             data_dir,
             request_timeout,
+            server,
             app,
         }
     }
 
     fn start_app(
         mock: &MockOkta,
+        server: Server,
         config: &Config,
         service: &str,
         data_dir: &Path,
         request_timeout: Duration,
     ) -> TestSession {
         TestSession::start(SessionSetup {
-            idp: identity_provider(mock, request_timeout),
+            idp: IdentityProvider {
+                issuer: server.issuer(mock),
+                ..identity_provider(mock, request_timeout)
+            },
             config: config.clone(),
             vault: platform_vault(service),
             data_dir,
@@ -400,6 +439,7 @@ impl Harness {
         self.app.stop().await;
         self.app = Self::start_app(
             &self.mock,
+            self.server,
             &self.config,
             &self.service,
             self.data_dir.path(),
@@ -460,7 +500,7 @@ impl Drop for Harness {
 /// trusted, with the demo client.
 pub fn identity_provider(mock: &MockOkta, request_timeout: Duration) -> IdentityProvider {
     IdentityProvider {
-        issuer: mock.issuer(),
+        issuer: Server::Default.issuer(mock),
         client_id: DEMO_CLIENT_ID.to_owned(),
         extra_root_pem: Some(mock.ca_certificate_pem().as_bytes().to_vec()),
         request_timeout,

@@ -1,10 +1,11 @@
 //! The inspection and control API under [`super::ADMIN_PREFIX`]: JSON, never affected by faults.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::SharedState;
 use crate::config::Lifetimes;
@@ -15,11 +16,14 @@ pub(crate) fn routes() -> Router<SharedState> {
     Router::new()
         .route("/", get(index))
         .route("/sessions", get(sessions))
+        .route("/users/{username}/sessions", delete(clear_user_sessions))
         .route("/tokens", get(tokens))
         .route("/revocations", get(revocations))
         .route("/logout-events", get(logout_events))
         .route("/faults", get(faults).put(put_faults))
         .route("/lifetimes", get(lifetimes).put(put_lifetimes))
+        .route("/keys", get(keys))
+        .route("/keys/rotate", post(rotate_keys))
         .route("/reset", post(reset))
 }
 
@@ -28,11 +32,14 @@ pub(crate) async fn index() -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "endpoints": [
             "GET /__admin/sessions[?user=USERNAME]",
+            "DELETE /__admin/users/{username}/sessions",
             "GET /__admin/tokens",
             "GET /__admin/revocations",
             "GET /__admin/logout-events",
             "GET|PUT /__admin/faults",
             "GET|PUT /__admin/lifetimes",
+            "GET /__admin/keys",
+            "POST /__admin/keys/rotate",
             "POST /__admin/reset",
         ]
     }))
@@ -52,6 +59,21 @@ async fn sessions(
         sessions.retain(|session| session.user == user);
     }
     Json(sessions)
+}
+
+/// Okta's "Clear user sessions": 404 with Okta's error body for an unknown user.
+async fn clear_user_sessions(
+    State(state): State<SharedState>,
+    Path(username): Path<String>,
+) -> Response {
+    if state.config.user(&username).is_none() {
+        let body = serde_json::json!({
+            "errorCode": "E0000007",
+            "errorSummary": format!("Not found: Resource not found: {username} (User)"),
+        });
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
+    Json(state.clear_user_sessions(&username)).into_response()
 }
 
 async fn tokens(State(state): State<SharedState>) -> Json<Vec<TokenInfo>> {
@@ -83,10 +105,64 @@ async fn lifetimes(State(state): State<SharedState>) -> Json<Lifetimes> {
 async fn put_lifetimes(
     State(state): State<SharedState>,
     Json(lifetimes): Json<Lifetimes>,
-) -> Json<Lifetimes> {
+) -> Response {
+    if let Err(error) = lifetimes.validate() {
+        // Like a well-formed body with an unusable value elsewhere in this API: 422.
+        let body = serde_json::json!({ "error": error.to_string() });
+        return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+    }
     tracing::info!(?lifetimes, "lifetimes replaced");
     state.set_lifetimes(lifetimes);
-    Json(state.lifetimes())
+    Json(state.lifetimes()).into_response()
+}
+
+#[derive(Serialize)]
+struct PublishedKeyIds {
+    /// The kid that signs new tokens.
+    signing: String,
+    /// Every kid in the JWKS, newest first.
+    published: Vec<String>,
+}
+
+async fn keys(State(state): State<SharedState>) -> Json<PublishedKeyIds> {
+    let published = state.keys.published().await.kids();
+    Json(PublishedKeyIds {
+        signing: published[0].clone(),
+        published,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateRequest {
+    #[serde(default = "keep_old_by_default")]
+    keep_old: bool,
+}
+
+/// Okta keeps publishing the previous key after a rotation.
+fn keep_old_by_default() -> bool {
+    true
+}
+
+#[derive(Serialize)]
+struct Rotated {
+    /// The new signing key's kid.
+    kid: String,
+    /// Every kid in the JWKS after the rotation, newest first.
+    published: Vec<String>,
+}
+
+/// The body is optional: without one, the old keys stay published.
+async fn rotate_keys(
+    State(state): State<SharedState>,
+    request: Option<Json<RotateRequest>>,
+) -> Json<Rotated> {
+    let keep_old = request.map_or_else(keep_old_by_default, |Json(request)| request.keep_old);
+    let published = state.rotate_signing_key(keep_old).await;
+    Json(Rotated {
+        kid: published[0].clone(),
+        published,
+    })
 }
 
 async fn reset(State(state): State<SharedState>) -> StatusCode {

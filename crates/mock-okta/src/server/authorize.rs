@@ -6,10 +6,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
+use time::OffsetDateTime;
 
 use super::{found, session_cookie, start_session_cookie, with_query, AuthServer, SharedState};
+use crate::config::DEFAULT_AUTHORIZATION_SERVER;
+use crate::faults::AuthorizationResponseIss;
 use crate::pages;
-use crate::store::{AuthorizationRequest, Session};
+use crate::store::{Authentication, AuthorizationRequest, Session};
 
 /// Scopes every authorization server offers.
 pub(crate) const SUPPORTED_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
@@ -25,12 +28,14 @@ pub(crate) struct AuthorizeParams {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     prompt: Option<String>,
+    max_age: Option<String>,
 }
 
 /// An authorize error that goes back to the app, on its (verified) redirect URI.
 struct ErrorRedirect<'a> {
     redirect_uri: &'a str,
     state: Option<&'a str>,
+    issuer: Option<String>,
 }
 
 impl ErrorRedirect<'_> {
@@ -41,8 +46,24 @@ impl ErrorRedirect<'_> {
                 ("error", Some(error)),
                 ("error_description", Some(description)),
                 ("state", self.state),
+                ("iss", self.issuer.as_deref()),
             ],
         ))
+    }
+}
+
+/// RFC 9207's `iss` for an authorization response of `server`, as the fault switch has it.
+fn response_issuer(state: &SharedState, server: &AuthServer) -> Option<String> {
+    match state.faults().authorization_response_iss {
+        AuthorizationResponseIss::Sent => Some(server.issuer(&state.urls)),
+        AuthorizationResponseIss::NotSupported | AuthorizationResponseIss::Omitted => None,
+        AuthorizationResponseIss::OtherIssuer => {
+            let other = match server {
+                AuthServer::Org => AuthServer::Custom(DEFAULT_AUTHORIZATION_SERVER.to_owned()),
+                AuthServer::Custom(_) => AuthServer::Org,
+            };
+            Some(other.issuer(&state.urls))
+        }
     }
 }
 
@@ -77,6 +98,7 @@ pub(crate) async fn authorize(
     let reply = ErrorRedirect {
         redirect_uri,
         state: params.state.as_deref(),
+        issuer: response_issuer(&state, &server),
     };
 
     if params.response_type.as_deref() != Some("code") {
@@ -132,10 +154,16 @@ pub(crate) async fn authorize(
     if !matches!(prompt, None | Some("none" | "login" | "consent")) {
         return reply.send("invalid_request", "Invalid value for 'prompt' parameter.");
     }
+    let max_age = match params.max_age.as_deref().map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(seconds)) => Some(time::Duration::seconds(seconds.into())),
+        Some(Err(_)) => {
+            return reply.send("invalid_request", "Invalid value for 'max_age' parameter.")
+        }
+    };
 
     let request = AuthorizationRequest {
-        issuer: server.issuer(&state.urls),
-        audience: server.audience(&state.urls),
+        server,
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         scopes,
@@ -144,21 +172,39 @@ pub(crate) async fn authorize(
         code_challenge,
     };
     let session = session_cookie(&headers).and_then(|cookie| state.store().session(&cookie));
+    let reauthenticate = session
+        .as_ref()
+        .zip(max_age)
+        .is_some_and(|(session, max_age)| authenticated_too_long_ago(session, max_age));
     match (prompt, session) {
         (Some("login"), _) => show_sign_in(&state, request),
-        (_, Some(session)) => redirect_with_code(&state, request, session, None),
         (Some("none"), None) => reply.send(
             "login_required",
             "The client specified not to prompt, but the user is not logged in.",
         ),
+        (Some("none"), Some(_)) if reauthenticate => reply.send(
+            "login_required",
+            "The client specified not to prompt, but the user must authenticate again.",
+        ),
+        // Like prompt=login, whatever auto_login says: the person must authenticate again.
+        (_, Some(_)) if reauthenticate => show_sign_in(&state, request),
+        (_, Some(session)) => redirect_with_code(&state, request, session, None),
         (_, None) => match state.config.auto_login.clone() {
             Some(username) => {
-                let (cookie, session) = state.store().create_session(&username);
+                let (cookie, session) = state
+                    .store()
+                    .create_session(&username, Authentication::AutoLogin);
                 redirect_with_code(&state, request, session, Some(&cookie))
             }
             None => show_sign_in(&state, request),
         },
     }
+}
+
+/// OIDC Core 3.1.2.1: with `max_age`, a session whose authentication is older must
+/// authenticate again; `max_age=0` always does.
+fn authenticated_too_long_ago(session: &Session, max_age: time::Duration) -> bool {
+    max_age.is_zero() || OffsetDateTime::now_utc() - session.created > max_age
 }
 
 /// RFC 7636: an S256 challenge is 43 base64url characters.
@@ -182,11 +228,16 @@ fn redirect_with_code(
 ) -> Response {
     let location_base = request.redirect_uri.clone();
     let request_state = request.state.clone();
+    let issuer = response_issuer(state, &request.server);
     let lifetime = state.lifetimes().authorization_code();
     let code = state.store().issue_code(request, session, lifetime);
     let mut response = found(&with_query(
         &location_base,
-        &[("code", Some(&code)), ("state", request_state.as_deref())],
+        &[
+            ("code", Some(&code)),
+            ("state", request_state.as_deref()),
+            ("iss", issuer.as_deref()),
+        ],
     ));
     if let Some(cookie) = new_cookie {
         start_session_cookie(&mut response, cookie);
@@ -238,7 +289,7 @@ pub(crate) async fn sign_in(
         if let Some(old) = session_cookie(&headers) {
             store.end_session(&old);
         }
-        store.create_session(&user.username)
+        store.create_session(&user.username, Authentication::Password)
     };
     match pending {
         Some((id, request)) => {

@@ -10,7 +10,8 @@ use super::{AuthServer, SharedState};
 /// The discovery document. Front-channel endpoints point at the plain-HTTP browser origin so a
 /// person's browser never meets the self-signed certificate; everything else stays on HTTPS.
 pub(crate) async fn document(State(state): State<SharedState>, server: AuthServer) -> Response {
-    if state.faults().malformed_discovery {
+    let faults = state.faults();
+    if faults.malformed_discovery {
         return (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
@@ -22,7 +23,7 @@ pub(crate) async fn document(State(state): State<SharedState>, server: AuthServe
     let back = |name| server.endpoint(&urls.base, name);
     let front = |name| server.endpoint(&urls.browser, name);
     let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
-    Json(serde_json::json!({
+    let mut document = serde_json::json!({
         "issuer": server.issuer(urls),
         "authorization_endpoint": front("authorize"),
         "end_session_endpoint": front("logout"),
@@ -47,6 +48,10 @@ pub(crate) async fn document(State(state): State<SharedState>, server: AuthServe
         "code_challenge_methods_supported": ["S256"],
         "request_parameter_supported": false,
         "claims_parameter_supported": false,
-    }))
-    .into_response()
+    });
+    // RFC 9207 §3: absent means false, as older Okta orgs have it.
+    if faults.authorization_response_iss.is_advertised() {
+        document["authorization_response_iss_parameter_supported"] = true.into();
+    }
+    Json(document).into_response()
 }

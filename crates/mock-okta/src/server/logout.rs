@@ -100,8 +100,12 @@ async fn check(
         .iter()
         .map(|client| client.client_id.as_str())
         .collect();
-    let key = state.keys.get().await;
-    let claims = key
+    // Any published key will do: a hint signed before a rotation that kept the old key is
+    // still valid, one whose key is no longer published is not.
+    let claims = state
+        .keys
+        .published()
+        .await
         .verify_id_token_hint(hint, &server.issuer(&state.urls), &client_ids)
         .map_err(|_| "The 'id_token_hint' parameter is not a valid ID token.".to_owned())?;
     let expired = claims.exp <= OffsetDateTime::now_utc().unix_timestamp().unsigned_abs();

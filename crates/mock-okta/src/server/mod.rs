@@ -7,6 +7,7 @@ mod listen;
 mod logout;
 mod tokens;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
@@ -23,7 +24,7 @@ use crate::config::{Config, Lifetimes};
 use crate::faults::{Endpoint, Faults};
 use crate::keys::KeyStore;
 use crate::pages;
-use crate::store::Store;
+use crate::store::{ClearedSessions, Store};
 
 pub(crate) use listen::{bind, Listeners, TlsAcceptor};
 pub use logout::UNREGISTERED_POST_LOGOUT_REDIRECT_URI;
@@ -51,6 +52,8 @@ pub(crate) struct AppState {
     store: Mutex<Store>,
     faults: RwLock<Faults>,
     lifetimes: RwLock<Lifetimes>,
+    /// Per endpoint, in the order of [`Endpoint::ALL`].
+    requests_served: [AtomicU64; Endpoint::ALL.len()],
 }
 
 pub(crate) type SharedState = Arc<AppState>;
@@ -64,7 +67,19 @@ impl AppState {
             urls,
             keys,
             store: Mutex::new(Store::default()),
+            requests_served: Default::default(),
         }
+    }
+
+    fn request_counter(&self, endpoint: Endpoint) -> &AtomicU64 {
+        // `Endpoint::ALL` lists the variants in declaration order.
+        &self.requests_served[endpoint as usize]
+    }
+
+    /// How many requests reached `endpoint`'s fault layer (and, unless a fault answered, its
+    /// handler) since start or the last reset.
+    pub(crate) fn requests_served(&self, endpoint: Endpoint) -> u64 {
+        self.request_counter(endpoint).load(Ordering::Relaxed)
     }
 
     /// The store; a panic while holding it leaves it usable, the data is plain records.
@@ -102,12 +117,30 @@ impl AppState {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = lifetimes;
     }
 
-    /// Forgets sessions, codes, tokens and events, and restores the configured faults and
-    /// lifetimes; keys and certificate stay.
+    /// Forgets sessions, codes, tokens, events and request counts, and restores the configured
+    /// faults and lifetimes; keys and certificate stay.
     pub(crate) fn reset(&self) {
         *self.store() = Store::default();
+        for counter in &self.requests_served {
+            counter.store(0, Ordering::Relaxed);
+        }
         self.set_faults(self.config.faults.clone());
         self.set_lifetimes(self.config.lifetimes);
+    }
+
+    /// Rotates the signing key (see [`crate::MockOkta::rotate_signing_key`]); returns the
+    /// published kids, newest (the signing one) first.
+    pub(crate) async fn rotate_signing_key(&self, keep_old: bool) -> Vec<String> {
+        let published = self.keys.rotate(keep_old).await.kids();
+        tracing::info!(keep_old, ?published, "signing key rotated");
+        published
+    }
+
+    /// Ends the browser sessions and revokes the tokens of `username`.
+    pub(crate) fn clear_user_sessions(&self, username: &str) -> ClearedSessions {
+        let cleared = self.store().clear_user_sessions(username);
+        tracing::info!(?cleared, "user sessions cleared");
+        cleared
     }
 
     /// The browser-origin sign-in page, where logout without a redirect URI lands.
@@ -366,6 +399,9 @@ async fn apply_faults(
     request: Request,
     next: Next,
 ) -> Response {
+    state
+        .request_counter(endpoint)
+        .fetch_add(1, Ordering::Relaxed);
     let faults = state.faults();
     let fault = faults.endpoint(endpoint);
     if let Some(latency) = fault.latency() {

@@ -15,7 +15,7 @@ use crate::config::{ClientConfig, Config, UserConfig};
 use crate::keys::{at_hash, SigningKey};
 use crate::store::{
     random_id, random_secret, token_fingerprint, RevocationEvent, RevocationResult, TokenKind,
-    TokenRecord, TokenState,
+    TokenRecord,
 };
 
 /// How a client identifies itself on the back channel: `client_id` (+ `client_secret`) in the
@@ -115,10 +115,9 @@ pub(crate) async fn token(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, OAuthError> {
     let client = form.client.authenticate(&state.config, &headers)?;
-    let issuer = server.issuer(&state.urls);
     let grant = match form.grant_type.as_deref() {
-        Some("authorization_code") => code_grant(&state, &form, client, &issuer)?,
-        Some("refresh_token") => refresh_grant(&state, &form, client, &issuer)?,
+        Some("authorization_code") => code_grant(&state, &form, client, &server)?,
+        Some("refresh_token") => refresh_grant(&state, &form, client, &server)?,
         Some(_) => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
@@ -132,8 +131,8 @@ pub(crate) async fn token(
             ))
         }
     };
-    let key = state.keys.get().await;
-    let response = issue_tokens(&state, &key, grant);
+    let keys = state.keys.published().await;
+    let response = issue_tokens(&state, keys.signing(), &server, grant);
     Ok((no_store_headers(), Json(response)).into_response())
 }
 
@@ -141,20 +140,22 @@ pub(crate) async fn token(
 struct Grant<'a> {
     user: &'a UserConfig,
     client_id: String,
-    issuer: String,
-    audience: String,
     scopes: Vec<String>,
     session_id: String,
     auth_time: OffsetDateTime,
     nonce: Option<String>,
     refresh_token: RefreshTokenPlan,
+    /// The authorization the tokens belong to (see [`TokenRecord::grant_id`]).
+    grant_id: String,
+    /// `sub` of the ID token: the person's, unless a fault changes it.
+    id_token_subject: String,
 }
 
 enum RefreshTokenPlan {
     /// No `offline_access`: no refresh token.
     None,
-    /// Issue a fresh refresh token.
-    Issue,
+    /// Issue a fresh refresh token expiring then.
+    Issue { expires_at: OffsetDateTime },
     /// Rotation off: hand the presented refresh token back.
     Keep(String),
 }
@@ -163,7 +164,7 @@ fn code_grant<'a>(
     state: &'a SharedState,
     form: &TokenForm,
     client: &ClientConfig,
-    issuer: &str,
+    server: &AuthServer,
 ) -> Result<Grant<'a>, OAuthError> {
     let code = form
         .code
@@ -177,7 +178,7 @@ fn code_grant<'a>(
         .redeem_code(code)
         .map_err(|_| invalid_code())?;
     let request = issued.request;
-    if request.client_id != client.client_id || request.issuer != issuer {
+    if request.client_id != client.client_id || request.server != *server {
         return Err(invalid_code());
     }
     if form.redirect_uri.as_deref() != Some(request.redirect_uri.as_str()) {
@@ -199,20 +200,22 @@ fn code_grant<'a>(
         .user(&issued.session.username)
         .ok_or_else(invalid_code)?;
     let refresh_token = if request.scopes.iter().any(|scope| scope == "offline_access") {
-        RefreshTokenPlan::Issue
+        RefreshTokenPlan::Issue {
+            expires_at: OffsetDateTime::now_utc() + state.lifetimes().refresh_token(),
+        }
     } else {
         RefreshTokenPlan::None
     };
     Ok(Grant {
         user,
         client_id: request.client_id,
-        issuer: request.issuer,
-        audience: request.audience,
         scopes: request.scopes,
         session_id: issued.session.id,
         auth_time: issued.session.created,
         nonce: request.nonce,
         refresh_token,
+        grant_id: random_id("grant."),
+        id_token_subject: user.sub.clone(),
     })
 }
 
@@ -220,14 +223,16 @@ fn refresh_grant<'a>(
     state: &'a SharedState,
     form: &TokenForm,
     client: &ClientConfig,
-    issuer: &str,
+    server: &AuthServer,
 ) -> Result<Grant<'a>, OAuthError> {
     let presented = form
         .refresh_token
         .as_deref()
         .ok_or_else(|| OAuthError::invalid_request("The 'refresh_token' parameter is required."))?;
     let invalid = || OAuthError::invalid_grant("The refresh token is invalid or expired.");
-    let rotation = state.lifetimes().refresh_token_rotation;
+    let lifetimes = state.lifetimes();
+    let issuer = server.issuer(&state.urls);
+    let now = OffsetDateTime::now_utc();
     let mut store = state.store();
     let record = store
         .token(presented)
@@ -235,10 +240,17 @@ fn refresh_grant<'a>(
             record.kind == TokenKind::Refresh
                 && record.client_id == client.client_id
                 && record.issuer == issuer
-                && record.state(OffsetDateTime::now_utc()) == TokenState::Active
         })
         .cloned()
         .ok_or_else(invalid)?;
+    if record.is_reuse_after_grace(now) {
+        tracing::info!("refresh token reuse after the grace period: revoking the grant");
+        store.revoke_grant(&record.grant_id);
+        return Err(invalid());
+    }
+    if !record.is_usable(now) {
+        return Err(invalid());
+    }
     let scopes = match form.scope.as_deref() {
         None => record.scopes.clone(),
         Some(requested) => {
@@ -253,25 +265,44 @@ fn refresh_grant<'a>(
             requested
         }
     };
-    let refresh_token = if rotation {
-        // The used refresh token dies, but not the access tokens issued with it.
-        store.retire_refresh_token(&record.fingerprint);
-        RefreshTokenPlan::Issue
+    let refresh_token = if lifetimes.refresh_token_rotation {
+        // A rotated token presented again within its grace period gets a fresh set too (the
+        // grant's newest refresh token is rotated in turn); the new one keeps the expiry.
+        store.rotate_refresh_tokens(&record.grant_id, now + lifetimes.refresh_token_grace());
+        RefreshTokenPlan::Issue {
+            expires_at: record.expires_at,
+        }
     } else {
         RefreshTokenPlan::Keep(presented.to_owned())
     };
     let user = state.config.user(&record.username).ok_or_else(invalid)?;
+    let id_token_subject = if state.faults().refresh_changes_subject {
+        another_subject(&state.config, user)
+    } else {
+        user.sub.clone()
+    };
     Ok(Grant {
         user,
         client_id: record.client_id,
-        issuer: record.issuer,
-        audience: record.audience,
         scopes,
         session_id: record.session_id,
         auth_time: record.auth_time,
         nonce: None,
         refresh_token,
+        grant_id: record.grant_id,
+        id_token_subject,
     })
+}
+
+/// A `sub` that is not `user`'s: another configured person's, or a made-up one.
+fn another_subject(config: &Config, user: &UserConfig) -> String {
+    config
+        .users
+        .iter()
+        .map(|other| &other.sub)
+        .find(|sub| **sub != user.sub)
+        .cloned()
+        .unwrap_or_else(|| format!("{}-other", user.sub))
 }
 
 #[derive(Serialize)]
@@ -314,17 +345,24 @@ struct IdTokenClaims<'a> {
     email_verified: Option<bool>,
 }
 
-fn issue_tokens(state: &SharedState, key: &SigningKey, grant: Grant<'_>) -> TokenResponse {
+fn issue_tokens(
+    state: &SharedState,
+    key: &SigningKey,
+    server: &AuthServer,
+    grant: Grant<'_>,
+) -> TokenResponse {
     let lifetimes = state.lifetimes();
     let now = OffsetDateTime::now_utc();
+    let issuer = server.issuer(&state.urls);
+    let audience = server.audience(&state.urls);
     let has_scope = |wanted: &str| grant.scopes.iter().any(|scope| scope == wanted);
     let record = |kind, value: &str, expires_at, refresh_fingerprint| TokenRecord {
         fingerprint: token_fingerprint(value),
         kind,
         client_id: grant.client_id.clone(),
         username: grant.user.username.clone(),
-        issuer: grant.issuer.clone(),
-        audience: grant.audience.clone(),
+        issuer: issuer.clone(),
+        audience: audience.clone(),
         scopes: grant.scopes.clone(),
         session_id: grant.session_id.clone(),
         auth_time: grant.auth_time,
@@ -332,14 +370,15 @@ fn issue_tokens(state: &SharedState, key: &SigningKey, grant: Grant<'_>) -> Toke
         expires_at,
         revoked: false,
         refresh_fingerprint,
+        grant_id: grant.grant_id.clone(),
+        rotated_grace_until: None,
     };
 
     let refresh_token = match grant.refresh_token {
         RefreshTokenPlan::None => None,
         RefreshTokenPlan::Keep(ref value) => Some(value.clone()),
-        RefreshTokenPlan::Issue => {
+        RefreshTokenPlan::Issue { expires_at } => {
             let value = random_secret();
-            let expires_at = now + lifetimes.refresh_token();
             state
                 .store()
                 .record_token(record(TokenKind::Refresh, &value, expires_at, None));
@@ -348,19 +387,24 @@ fn issue_tokens(state: &SharedState, key: &SigningKey, grant: Grant<'_>) -> Toke
     };
 
     let access_expires_at = now + lifetimes.access_token();
-    let access_token = key.sign(&AccessTokenClaims {
-        ver: 1,
-        jti: random_id("AT."),
-        iss: &grant.issuer,
-        aud: &grant.audience,
-        sub: &grant.user.username,
-        iat: now.unix_timestamp(),
-        exp: access_expires_at.unix_timestamp(),
-        cid: &grant.client_id,
-        uid: &grant.user.sub,
-        scp: &grant.scopes,
-        auth_time: grant.auth_time.unix_timestamp(),
-    });
+    let access_token = match server {
+        // Okta's org server access tokens are for Okta alone; clients must treat them as
+        // opaque, so the mock makes them opaque and an app that decodes them fails here.
+        AuthServer::Org => random_secret(),
+        AuthServer::Custom(_) => key.sign(&AccessTokenClaims {
+            ver: 1,
+            jti: random_id("AT."),
+            iss: &issuer,
+            aud: &audience,
+            sub: &grant.user.username,
+            iat: now.unix_timestamp(),
+            exp: access_expires_at.unix_timestamp(),
+            cid: &grant.client_id,
+            uid: &grant.user.sub,
+            scp: &grant.scopes,
+            auth_time: grant.auth_time.unix_timestamp(),
+        }),
+    };
     state.store().record_token(record(
         TokenKind::Access,
         &access_token,
@@ -375,9 +419,9 @@ fn issue_tokens(state: &SharedState, key: &SigningKey, grant: Grant<'_>) -> Toke
         let id_token = key.sign(&IdTokenClaims {
             ver: 1,
             jti: random_id("ID."),
-            iss: &grant.issuer,
+            iss: &issuer,
             aud: &grant.client_id,
-            sub: &grant.user.sub,
+            sub: &grant.id_token_subject,
             iat: now.unix_timestamp(),
             exp: expires_at.unix_timestamp(),
             auth_time: grant.auth_time.unix_timestamp(),
@@ -469,15 +513,15 @@ fn revoke_outcome(
         .map(|record| {
             (
                 record.fingerprint.clone(),
-                record.state(OffsetDateTime::now_utc()),
+                record.is_usable(OffsetDateTime::now_utc()),
             )
         });
     let result = match found {
-        Some((fingerprint, TokenState::Active)) => {
+        Some((fingerprint, true)) => {
             store.revoke(&fingerprint);
             RevocationResult::Revoked
         }
-        Some(_) => RevocationResult::AlreadyInactive,
+        Some((_, false)) => RevocationResult::AlreadyInactive,
         None => RevocationResult::Unknown,
     };
     (result, StatusCode::OK.into_response())
@@ -500,7 +544,7 @@ pub(crate) async fn introspect(
     let active = store.token(token).filter(|record| {
         record.client_id == client.client_id
             && record.issuer == issuer
-            && record.state(OffsetDateTime::now_utc()) == TokenState::Active
+            && record.is_usable(OffsetDateTime::now_utc())
     });
     let body = match active {
         None => serde_json::json!({ "active": false }),
@@ -549,7 +593,7 @@ pub(crate) async fn userinfo(
             .filter(|record| {
                 record.kind == TokenKind::Access
                     && record.issuer == issuer
-                    && record.state(OffsetDateTime::now_utc()) == TokenState::Active
+                    && record.is_usable(OffsetDateTime::now_utc())
             })
             .cloned()
     });
@@ -578,8 +622,7 @@ pub(crate) async fn userinfo(
     (no_store_headers(), Json(claims)).into_response()
 }
 
-/// The JWKS; waits for the signing key if it is still being generated.
+/// The JWKS of every published key; waits for the first key if it is still being generated.
 pub(crate) async fn keys(State(state): State<SharedState>, _server: AuthServer) -> Response {
-    let key = state.keys.get().await;
-    Json(key.jwks()).into_response()
+    Json(state.keys.published().await.jwks()).into_response()
 }

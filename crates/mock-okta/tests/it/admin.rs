@@ -1,7 +1,12 @@
 use mock_okta::browser::Browser;
-use mock_okta::{token_fingerprint, Faults, DEMO_CLIENT_ID, DEMO_USERNAME};
+use mock_okta::{
+    token_fingerprint, ClearedSessions, Faults, TokenState, DEMO_CLIENT_ID, DEMO_PASSWORD,
+    DEMO_SECOND_USERNAME, DEMO_USERNAME,
+};
 
-use crate::{get_json, http, post_form, sign_out_in, signed_in_tokens, start};
+use crate::{
+    get_json, http, oauth_error, post_form, refresh, sign_out_in, signed_in_tokens, start,
+};
 
 async fn get(mock: &mock_okta::MockOkta, path: &str) -> serde_json::Value {
     get_json(mock, mock.admin_url().join(path).unwrap()).await
@@ -165,4 +170,107 @@ async fn admin_api_is_on_the_browser_port_too_and_ignores_faults() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn clearing_a_user_s_sessions_ends_them_and_revokes_their_tokens() {
+    let mock = start().await;
+    let ada_here = Browser::for_mock(&mock).unwrap();
+    let ada_there = Browser::for_mock(&mock).unwrap();
+    let grace = Browser::new(mock.ca_certificate_pem())
+        .unwrap()
+        .with_credentials(DEMO_SECOND_USERNAME, DEMO_PASSWORD);
+    let first = signed_in_tokens(&mock, &ada_here).await;
+    let refreshed: crate::TokenResponse = refresh(&mock, first.refresh_token.as_deref().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let elsewhere = signed_in_tokens(&mock, &ada_there).await;
+    let graces = signed_in_tokens(&mock, &grace).await;
+
+    let response = http(&mock)
+        .delete(
+            mock.admin_url()
+                .join("users/ada@example.com/sessions")
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cleared: serde_json::Value = response.json().await.unwrap();
+    // Two sessions; the rotated refresh token (still in its grace period), its access token,
+    // the refreshed pair and the pair of the other browser.
+    assert_eq!(cleared, serde_json::json!({"sessions": 2, "tokens": 6}));
+
+    let sessions = mock.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].user, DEMO_SECOND_USERNAME);
+    for tokens in [&first, &refreshed, &elsewhere] {
+        let refresh_token = tokens.refresh_token.as_deref().unwrap();
+        assert_eq!(
+            mock.token(refresh_token).unwrap().state,
+            TokenState::Revoked
+        );
+        assert_eq!(
+            mock.token(&tokens.access_token).unwrap().state,
+            TokenState::Revoked
+        );
+    }
+    // The app learns it at its next refresh.
+    let (status, error, _) =
+        oauth_error(refresh(&mock, refreshed.refresh_token.as_deref().unwrap()).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    let mut ada_here = ada_here;
+    ada_here.clear_credentials();
+    let landing = ada_here
+        .open(crate::authorize_url(&mock, &crate::pkce(), &[]))
+        .await
+        .unwrap();
+    assert!(crate::shows_sign_in_form(&landing), "{landing:?}");
+    // Someone else's session and tokens are untouched.
+    assert_eq!(
+        refresh(&mock, graces.refresh_token.as_deref().unwrap())
+            .await
+            .status(),
+        200
+    );
+
+    assert_eq!(
+        mock.clear_user_sessions(DEMO_SECOND_USERNAME),
+        ClearedSessions {
+            sessions: 1,
+            tokens: 4
+        },
+        "the session; the first pair (its refresh token rotated, in its grace period) and the new one"
+    );
+    assert_eq!(
+        mock.clear_user_sessions(DEMO_SECOND_USERNAME),
+        ClearedSessions {
+            sessions: 0,
+            tokens: 0
+        }
+    );
+}
+
+#[tokio::test]
+async fn clearing_the_sessions_of_an_unknown_user_is_404() {
+    let mock = start().await;
+    let response = http(&mock)
+        .delete(
+            mock.admin_url()
+                .join("users/nobody@example.com/sessions")
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["errorCode"], "E0000007");
+    assert!(body["errorSummary"]
+        .as_str()
+        .unwrap()
+        .contains("nobody@example.com"));
 }

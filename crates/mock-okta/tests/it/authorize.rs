@@ -252,3 +252,276 @@ async fn expired_sign_in_request_is_an_error_page() {
     assert_eq!(response.status(), 400);
     assert!(mock.sessions().is_empty());
 }
+
+#[tokio::test]
+async fn max_age_shows_the_form_when_the_authentication_is_too_old() {
+    let mock = start().await;
+    let mut browser = Browser::for_mock(&mock).unwrap();
+    let tokens = crate::signed_in_tokens(&mock, &browser).await;
+    let first_session = mock.sessions()[0].clone();
+    browser.clear_credentials();
+    // A recent enough authentication: silent SSO.
+    let recent = expect_app_redirect(
+        browser
+            .open(authorize_url(&mock, &pkce(), &[("max_age", Some("3600"))]))
+            .await
+            .unwrap(),
+    );
+    assert!(query_param(&recent, "code").is_some());
+    // max_age=0: always authenticate again, as with prompt=login.
+    let landing = browser
+        .open(authorize_url(&mock, &pkce(), &[("max_age", Some("0"))]))
+        .await
+        .unwrap();
+    assert!(crate::shows_sign_in_form(&landing), "{landing:?}");
+    // prompt=none cannot show it: login_required, with or without a session.
+    let silent = error_redirect_in(
+        &browser,
+        &mock,
+        &[("max_age", Some("0")), ("prompt", Some("none"))],
+    )
+    .await;
+    assert_eq!(
+        query_param(&silent, "error").as_deref(),
+        Some("login_required")
+    );
+    assert_eq!(
+        query_param(
+            &error_redirect(&mock, &[("prompt", Some("none"))]).await,
+            "error"
+        )
+        .as_deref(),
+        Some("login_required")
+    );
+
+    // Signing in again gives a new session and the new auth_time.
+    browser.set_credentials(DEMO_USERNAME, DEMO_PASSWORD);
+    let pkce = pkce();
+    let code = query_param(
+        &expect_app_redirect(
+            browser
+                .open(authorize_url(&mock, &pkce, &[("max_age", Some("0"))]))
+                .await
+                .unwrap(),
+        ),
+        "code",
+    )
+    .unwrap();
+    let again: crate::TokenResponse = crate::exchange_code(&mock, &code, &pkce)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sessions = mock.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_ne!(sessions[0].id, first_session.id);
+    let auth_time = |tokens: &crate::TokenResponse| {
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(
+            tokens.id_token.as_deref().unwrap(),
+        )
+        .unwrap()
+        .claims["auth_time"]
+            .clone()
+    };
+    assert_eq!(auth_time(&tokens), first_session.created.unix_timestamp());
+    assert_eq!(auth_time(&again), sessions[0].created.unix_timestamp());
+    let invalid = error_redirect(&mock, &[("max_age", Some("-1"))]).await;
+    assert_eq!(
+        query_param(&invalid, "error").as_deref(),
+        Some("invalid_request")
+    );
+}
+
+/// The error redirect `browser` (with its session cookie) lands on.
+async fn error_redirect_in(
+    browser: &Browser,
+    mock: &mock_okta::MockOkta,
+    overrides: &[(&str, Option<&str>)],
+) -> url::Url {
+    let url = expect_app_redirect(
+        browser
+            .open(authorize_url(mock, &pkce(), overrides))
+            .await
+            .unwrap(),
+    );
+    assert!(query_param(&url, "code").is_none(), "{url}");
+    url
+}
+
+#[tokio::test]
+async fn sessions_tell_how_the_person_authenticated() {
+    let mock = start().await;
+    let browser = Browser::for_mock(&mock).unwrap();
+    crate::sign_in(&mock, &browser, &pkce()).await;
+    assert_eq!(
+        mock.sessions()[0].authenticated_by,
+        mock_okta::Authentication::Password
+    );
+
+    let mut config = crate::test_config();
+    config.auto_login = Some(DEMO_USERNAME.to_owned());
+    let auto = start_with(config).await;
+    let stranger = Browser::new(auto.ca_certificate_pem()).unwrap();
+    expect_app_redirect(
+        stranger
+            .open(authorize_url(&auto, &pkce(), &[]))
+            .await
+            .unwrap(),
+    );
+    let sessions = crate::get_json(&auto, auto.admin_url().join("sessions").unwrap()).await;
+    assert_eq!(sessions[0]["authenticated_by"], "auto_login");
+    assert_eq!(
+        auto.sessions()[0].authenticated_by,
+        mock_okta::Authentication::AutoLogin
+    );
+}
+
+/// An authorization server: where its discovery document and its endpoints are.
+#[derive(Clone, Copy)]
+struct Server {
+    discovery: &'static str,
+    authorize: &'static str,
+}
+
+const SERVERS: [Server; 2] = [
+    Server {
+        discovery: "oauth2/default/.well-known/openid-configuration",
+        authorize: "/oauth2/default/v1/authorize",
+    },
+    Server {
+        discovery: ".well-known/openid-configuration",
+        authorize: "/oauth2/v1/authorize",
+    },
+];
+const DEFAULT_SERVER: Server = SERVERS[0];
+const ORG_SERVER: Server = SERVERS[1];
+
+async fn discovery(mock: &mock_okta::MockOkta, server: Server) -> serde_json::Value {
+    crate::get_json(mock, mock.base_url().join(server.discovery).unwrap()).await
+}
+
+/// `authorize_url` at `server`.
+fn authorize_url_at(
+    mock: &mock_okta::MockOkta,
+    server: Server,
+    overrides: &[(&str, Option<&str>)],
+) -> url::Url {
+    let mut url = authorize_url(mock, &pkce(), overrides);
+    url.set_path(server.authorize);
+    url
+}
+
+/// The redirect a browser without a session gets for `prompt=none`: `login_required`.
+async fn login_required_redirect(mock: &mock_okta::MockOkta, server: Server) -> url::Url {
+    let url = authorize_url_at(mock, server, &[("prompt", Some("none"))]);
+    let response = http(mock).get(url).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let location = url::Url::parse(response.headers()[LOCATION].to_str().unwrap()).unwrap();
+    assert_eq!(
+        query_param(&location, "error").as_deref(),
+        Some("login_required")
+    );
+    location
+}
+
+#[tokio::test]
+async fn every_authorization_response_names_the_issuer_of_discovery() {
+    let mock = start().await;
+    for server in SERVERS {
+        let doc = discovery(&mock, server).await;
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        let issuer = doc["issuer"].as_str().unwrap();
+        // After the sign-in form, with silent SSO, and on an error redirect.
+        let browser = Browser::for_mock(&mock).unwrap();
+        let signed_in = expect_app_redirect(
+            browser
+                .open(authorize_url_at(&mock, server, &[]))
+                .await
+                .unwrap(),
+        );
+        let silent = expect_app_redirect(
+            browser
+                .open(authorize_url_at(&mock, server, &[]))
+                .await
+                .unwrap(),
+        );
+        let error = login_required_redirect(&mock, server).await;
+        for redirect in [signed_in, silent, error] {
+            assert_eq!(
+                query_param(&redirect, "iss").as_deref(),
+                Some(issuer),
+                "{}: {redirect}",
+                server.authorize
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_iss_fault_leaves_it_out_or_names_another_server() {
+    let mock = start().await;
+    let set_mode = |mode: &'static str| {
+        http(&mock)
+            .put(mock.admin_url().join("faults").unwrap())
+            .json(&serde_json::json!({ "authorization_response_iss": mode }))
+            .send()
+    };
+
+    assert_eq!(set_mode("not_supported").await.unwrap().status(), 200);
+    for server in SERVERS {
+        let doc = discovery(&mock, server).await;
+        assert!(
+            doc.get("authorization_response_iss_parameter_supported")
+                .is_none(),
+            "{doc}"
+        );
+        assert_eq!(
+            query_param(&login_required_redirect(&mock, server).await, "iss"),
+            None
+        );
+    }
+    let browser = Browser::for_mock(&mock).unwrap();
+    let code = expect_app_redirect(
+        browser
+            .open(authorize_url(&mock, &pkce(), &[]))
+            .await
+            .unwrap(),
+    );
+    assert!(query_param(&code, "code").is_some() && query_param(&code, "iss").is_none());
+
+    set_mode("omitted").await.unwrap();
+    assert_eq!(
+        mock.faults().authorization_response_iss,
+        mock_okta::AuthorizationResponseIss::Omitted
+    );
+    for server in SERVERS {
+        let doc = discovery(&mock, server).await;
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(
+            query_param(&login_required_redirect(&mock, server).await, "iss"),
+            None
+        );
+    }
+
+    set_mode("other_issuer").await.unwrap();
+    let default_issuer = mock.issuer().to_string();
+    for (server, other) in [
+        (DEFAULT_SERVER, mock.org_issuer()),
+        (ORG_SERVER, default_issuer),
+    ] {
+        let doc = discovery(&mock, server).await;
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        assert_ne!(doc["issuer"], other.as_str());
+        assert_eq!(
+            query_param(&login_required_redirect(&mock, server).await, "iss"),
+            Some(other.clone())
+        );
+        let code = expect_app_redirect(
+            browser
+                .open(authorize_url_at(&mock, server, &[]))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(query_param(&code, "iss"), Some(other));
+    }
+}

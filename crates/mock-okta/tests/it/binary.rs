@@ -97,6 +97,9 @@ async fn binary_help_and_bad_config_are_clear() {
         "--status",
         "--drop-connection",
         "--logout-interstitial",
+        "--authorization-response-iss",
+        "--refresh-changes-subject",
+        "--refresh-token-grace",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");
     }
@@ -112,6 +115,14 @@ async fn binary_help_and_bad_config_are_clear() {
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("unknown field `prot`"), "{stderr}");
+    let output = Command::new(env!("CARGO_BIN_EXE_mock-okta"))
+        .args(["--refresh-token-grace", "61"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("0 to 60 seconds"), "{stderr}");
 }
 
 /// The mock-okta start bench (or a QA script) polls for the CA file. It must appear whole: a

@@ -6,6 +6,7 @@ mod binary;
 mod browser;
 mod discovery;
 mod faults;
+mod keys;
 mod load;
 mod logout;
 mod revoke;

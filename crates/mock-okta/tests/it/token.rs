@@ -299,30 +299,223 @@ async fn confidential_clients_authenticate_with_basic_or_post() {
     assert_eq!(oauth_error(no_secret).await.1, "invalid_client");
 }
 
+/// Starts a mock whose rotated refresh tokens stay accepted for `grace_secs`.
+async fn start_with_grace(grace_secs: u64) -> mock_okta::MockOkta {
+    let mut config = crate::test_config();
+    config.lifetimes.refresh_token_grace_secs = grace_secs;
+    start_with(config).await
+}
+
+async fn refreshed(mock: &mock_okta::MockOkta, refresh_token: &str) -> TokenResponse {
+    let response = refresh(mock, refresh_token).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
 #[tokio::test]
-async fn refresh_with_rotation_kills_the_used_refresh_token() {
+async fn refresh_with_rotation_replaces_the_refresh_token_keeping_its_expiry() {
     let mock = start().await;
     let browser = Browser::for_mock(&mock).unwrap();
     let first = signed_in_tokens(&mock, &browser).await;
     let old_refresh = first.refresh_token.unwrap();
-    let response = refresh(&mock, &old_refresh).await;
-    assert_eq!(response.status(), 200);
-    let second: TokenResponse = response.json().await.unwrap();
+    let second = refreshed(&mock, &old_refresh).await;
     let new_refresh = second.refresh_token.unwrap();
     assert_ne!(new_refresh, old_refresh);
     assert!(second.id_token.is_some());
     assert_ne!(second.access_token, first.access_token);
-    assert_eq!(
-        oauth_error(refresh(&mock, &old_refresh).await).await.1,
-        "invalid_grant"
+
+    let (old, new) = (
+        mock.token(&old_refresh).unwrap(),
+        mock.token(&new_refresh).unwrap(),
     );
-    assert_eq!(mock.token(&old_refresh).unwrap().state, TokenState::Revoked);
+    // Okta: the rotated token keeps the expiry of the one it replaces.
+    assert_eq!(new.expires_at, old.expires_at);
+    assert_eq!(
+        (old.state, new.state),
+        (TokenState::Rotated, TokenState::Active)
+    );
     // The access token issued with the old refresh token lives on.
     assert_eq!(
         mock.token(&first.access_token).unwrap().state,
         TokenState::Active
     );
     assert_eq!(refresh(&mock, &new_refresh).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_within_the_grace_period_gets_a_fresh_set() {
+    // The default grace period, 30 s, has not passed when it is presented again.
+    let mock = start().await;
+    let browser = Browser::for_mock(&mock).unwrap();
+    let first = signed_in_tokens(&mock, &browser).await;
+    let original = first.refresh_token.unwrap();
+    let lost = refreshed(&mock, &original).await;
+    let retried = refreshed(&mock, &original).await;
+    let (lost_refresh, retried_refresh) =
+        (lost.refresh_token.unwrap(), retried.refresh_token.unwrap());
+    assert!(retried.id_token.is_some());
+    assert_ne!(retried.access_token, lost.access_token);
+    assert_ne!(retried_refresh, lost_refresh);
+    assert_ne!(retried_refresh, original);
+    // The grant has one current refresh token; the ones it replaced are in their grace period.
+    assert_eq!(
+        mock.token(&retried_refresh).unwrap().state,
+        TokenState::Active
+    );
+    assert_eq!(
+        mock.token(&lost_refresh).unwrap().state,
+        TokenState::Rotated
+    );
+    assert_eq!(mock.token(&original).unwrap().state, TokenState::Rotated);
+    assert_eq!(
+        mock.token(&retried_refresh).unwrap().expires_at,
+        mock.token(&original).unwrap().expires_at
+    );
+    assert_eq!(refresh(&mock, &retried_refresh).await.status(), 200);
+}
+
+#[tokio::test]
+async fn reuse_after_the_grace_period_revokes_every_token_of_the_grant() {
+    let mock = start_with_grace(1).await;
+    let browser = Browser::for_mock(&mock).unwrap();
+    let first = signed_in_tokens(&mock, &browser).await;
+    let original = first.refresh_token.unwrap();
+    let second = refreshed(&mock, &original).await;
+    // Within the second of grace the original still works...
+    let third = refreshed(&mock, &original).await;
+    let newest = third.refresh_token.unwrap();
+    // ...and once it has passed, the original shows as revoked without being used.
+    while mock.token(&original).unwrap().state == TokenState::Rotated {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(mock.token(&original).unwrap().state, TokenState::Revoked);
+    assert_eq!(mock.token(&newest).unwrap().state, TokenState::Active);
+
+    let (status, error, _) = oauth_error(refresh(&mock, &original).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    // Reuse detection: the newest refresh token and every access token of the grant.
+    assert_eq!(mock.token(&newest).unwrap().state, TokenState::Revoked);
+    for access in [
+        &first.access_token,
+        &second.access_token,
+        &third.access_token,
+    ] {
+        assert_eq!(mock.token(access).unwrap().state, TokenState::Revoked);
+    }
+    assert_eq!(
+        oauth_error(refresh(&mock, &newest).await).await.1,
+        "invalid_grant"
+    );
+}
+
+#[tokio::test]
+async fn with_no_grace_period_the_first_reuse_revokes_the_grant() {
+    let mock = start_with_grace(0).await;
+    let browser = Browser::for_mock(&mock).unwrap();
+    let first = signed_in_tokens(&mock, &browser).await;
+    let original = first.refresh_token.unwrap();
+    let second = refreshed(&mock, &original).await;
+    assert_eq!(mock.token(&original).unwrap().state, TokenState::Revoked);
+    assert_eq!(
+        oauth_error(refresh(&mock, &original).await).await.1,
+        "invalid_grant"
+    );
+    let newest = second.refresh_token.unwrap();
+    assert_eq!(mock.token(&newest).unwrap().state, TokenState::Revoked);
+    assert_eq!(
+        mock.token(&second.access_token).unwrap().state,
+        TokenState::Revoked
+    );
+    // Another sign-in is another grant, untouched.
+    let other = signed_in_tokens(&mock, &browser).await;
+    assert_eq!(
+        refresh(&mock, other.refresh_token.as_deref().unwrap())
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn revoking_the_newest_refresh_token_ends_the_grace_of_the_rotated_ones() {
+    let mock = start().await;
+    let browser = Browser::for_mock(&mock).unwrap();
+    let original = signed_in_tokens(&mock, &browser)
+        .await
+        .refresh_token
+        .unwrap();
+    let newest = refreshed(&mock, &original).await.refresh_token.unwrap();
+    let revoked = post_form(
+        &mock,
+        "oauth2/default/v1/revoke",
+        &[
+            ("token", &newest),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", DEMO_CLIENT_ID),
+        ],
+    )
+    .await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(mock.token(&original).unwrap().state, TokenState::Revoked);
+    assert_eq!(
+        oauth_error(refresh(&mock, &original).await).await.1,
+        "invalid_grant"
+    );
+}
+
+#[tokio::test]
+async fn the_grace_period_is_limited_to_okta_s_sixty_seconds() {
+    let mock = start().await;
+    let client = http(&mock);
+    let put = |grace: u64| {
+        client
+            .put(mock.admin_url().join("lifetimes").unwrap())
+            .json(&serde_json::json!({ "refresh_token_grace_secs": grace }))
+            .send()
+    };
+    let refused = put(61).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("0 to 60 seconds"),
+        "{body}"
+    );
+    assert_eq!(mock.lifetimes().refresh_token_grace_secs, 30);
+    assert_eq!(put(60).await.unwrap().status(), 200);
+    assert_eq!(mock.lifetimes().refresh_token_grace_secs, 60);
+    let mut config = crate::test_config();
+    config.lifetimes.refresh_token_grace_secs = 61;
+    let error = mock_okta::MockOkta::start(config).await.err().unwrap();
+    assert!(error.to_string().contains("0 to 60 seconds"), "{error}");
+}
+
+#[tokio::test]
+async fn refreshed_id_tokens_keep_the_subject_unless_the_fault_changes_it() {
+    let mock = start().await;
+    let browser = Browser::for_mock(&mock).unwrap();
+    let first = signed_in_tokens(&mock, &browser).await;
+    let subject = |tokens: &TokenResponse| {
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(
+            tokens.id_token.as_deref().unwrap(),
+        )
+        .unwrap()
+        .claims["sub"]
+            .clone()
+    };
+    assert_eq!(subject(&first), "00u1ada0000000000001");
+    let second = refreshed(&mock, first.refresh_token.as_deref().unwrap()).await;
+    assert_eq!(subject(&second), subject(&first));
+
+    mock.update_faults(|faults| faults.refresh_changes_subject = true);
+    let third = refreshed(&mock, second.refresh_token.as_deref().unwrap()).await;
+    assert_ne!(subject(&third), subject(&first));
+    // Only the refreshed ID token: sign-ins and the access token still name the person.
+    let access = verify(&mock, &third.access_token, "api://default").await;
+    assert_eq!(access["uid"], "00u1ada0000000000001");
+    assert_eq!(
+        subject(&signed_in_tokens(&mock, &browser).await),
+        subject(&first)
+    );
 }
 
 #[tokio::test]
@@ -470,4 +663,127 @@ async fn org_server_issues_tokens_with_its_own_issuer() {
             .unwrap()
             .claims;
     assert_eq!(claims["iss"], mock.org_issuer());
+}
+
+/// Signs in at the org authorization server and redeems the code there.
+async fn org_server_tokens(mock: &mock_okta::MockOkta, browser: &Browser) -> TokenResponse {
+    let pkce = pkce();
+    let mut url = authorize_url(mock, &pkce, &[]);
+    url.set_path("/oauth2/v1/authorize");
+    let code = query_param(
+        &expect_app_redirect(browser.open(url).await.unwrap()),
+        "code",
+    )
+    .unwrap();
+    let response = post_form(
+        mock,
+        "oauth2/v1/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", DEMO_REDIRECT_URI),
+            ("code_verifier", &pkce.verifier),
+            ("client_id", DEMO_CLIENT_ID),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn org_userinfo(mock: &mock_okta::MockOkta, access_token: &str) -> reqwest::Response {
+    http(mock)
+        .get(mock.base_url().join("oauth2/v1/userinfo").unwrap())
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn org_introspection(mock: &mock_okta::MockOkta, token: &str) -> serde_json::Value {
+    post_form(
+        mock,
+        "oauth2/v1/introspect",
+        &[("token", token), ("client_id", DEMO_CLIENT_ID)],
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn org_server_access_tokens_are_opaque_and_work_at_its_endpoints() {
+    let mock = start().await;
+    let browser = Browser::for_mock(&mock).unwrap();
+    let tokens = org_server_tokens(&mock, &browser).await;
+    assert!(
+        jsonwebtoken::decode_header(&tokens.access_token).is_err(),
+        "not a JWT"
+    );
+    assert!(!tokens.access_token.contains('.'));
+    // The ID token stays a JWT with the at_hash of the opaque access token.
+    let id = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(
+        tokens.id_token.as_deref().unwrap(),
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(id["iss"], mock.org_issuer());
+    let expected_at_hash = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(tokens.access_token.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+    };
+    assert_eq!(id["at_hash"], expected_at_hash);
+
+    let claims: serde_json::Value = org_userinfo(&mock, &tokens.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(claims["sub"], "00u1ada0000000000001");
+    let introspection = org_introspection(&mock, &tokens.access_token).await;
+    assert_eq!(introspection["active"], true);
+    assert_eq!(introspection["token_type"], "Bearer");
+    assert_eq!(introspection["aud"], mock.org_issuer());
+
+    let revoked = post_form(
+        &mock,
+        "oauth2/v1/revoke",
+        &[
+            ("token", &tokens.access_token),
+            ("token_type_hint", "access_token"),
+            ("client_id", DEMO_CLIENT_ID),
+        ],
+    )
+    .await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(
+        mock.revocations()[0].result,
+        mock_okta::RevocationResult::Revoked
+    );
+    assert_eq!(
+        org_introspection(&mock, &tokens.access_token).await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(
+        org_userinfo(&mock, &tokens.access_token).await.status(),
+        401
+    );
+    // Its refresh token gives another opaque access token.
+    let refreshed = post_form(
+        &mock,
+        "oauth2/v1/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens.refresh_token.as_deref().unwrap()),
+            ("client_id", DEMO_CLIENT_ID),
+        ],
+    )
+    .await
+    .json::<TokenResponse>()
+    .await
+    .unwrap();
+    assert!(jsonwebtoken::decode_header(&refreshed.access_token).is_err());
 }

@@ -3,11 +3,13 @@
 //! change as a [`SessionView`] that holds claims only, never a token.
 //!
 //! [`SessionManager::start`] (start.rs) restores the stored session and runs the background
-//! work; sign_in.rs and sign_out.rs hold the two flows, revocation.rs the queue of tokens to
-//! revoke and its retries, timeouts.rs the idle and absolute timeouts, outcome.rs what a
-//! sign-out tells the person, and ports.rs what the session needs from the app around it.
+//! work; sign_in.rs and sign_out.rs hold the two flows, refresh.rs keeps the tokens fresh
+//! while signed in, revocation.rs the queue of tokens to revoke and its retries, timeouts.rs
+//! the idle and absolute timeouts, outcome.rs what a sign-out tells the person, and ports.rs
+//! what the session needs from the app around it.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -17,6 +19,7 @@ use url::Url;
 
 mod outcome;
 mod ports;
+mod refresh;
 mod revocation;
 mod sign_in;
 mod sign_out;
@@ -29,7 +32,7 @@ pub use start::{Session, SessionParts};
 
 use crate::callback::{self, Callback, PendingCallbacks};
 use crate::config::Config;
-use crate::error::SessionError;
+use crate::error::{error_chain, SessionError};
 use crate::journal::Journal;
 use crate::provider::{IdentityProvider, Provider};
 use crate::tokens::{unix_seconds, StoredSession, UserClaims};
@@ -45,6 +48,12 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 pub enum SignedOutReason {
     /// Okta no longer accepts the stored session (signed out or revoked elsewhere).
     EndedElsewhere,
+    /// Okta refused to renew the session (`invalid_grant`): an administrator cleared the
+    /// person's sessions, Universal Logout, reuse of a rotated refresh token, or the person
+    /// was deactivated.
+    EndedByOrganization,
+    /// Okta renewed the session for another person than the one signed in.
+    IdentityChanged,
     /// The session reached its absolute timeout.
     Expired,
     /// The session was unused for longer than the idle timeout.
@@ -64,6 +73,10 @@ pub enum SessionView {
         /// The app session is gone; revocation and Okta's end of session are still running.
         #[serde(rename = "signingOut")]
         signing_out: bool,
+        /// The next sign-in asks for a password: a sign-out could not confirm that Okta's
+        /// session in the browser ended.
+        #[serde(rename = "passwordRequired")]
+        password_required: bool,
     },
     /// Waiting for the browser to come back from Okta's sign-in.
     SigningIn,
@@ -137,7 +150,8 @@ pub struct SessionManager {
     config: Config,
     idp: IdentityProvider,
     http: reqwest::Client,
-    /// Discovered once, then reused; a failed discovery is retried next time.
+    /// Discovered once, then reused for [`crate::provider::DISCOVERY_MAX_AGE`]; a failed
+    /// discovery is retried next time.
     provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
     keychain: Keychain,
     journal: Journal,
@@ -154,6 +168,13 @@ pub struct SessionManager {
     /// When the person last used the app (for the idle timeout). Wall-clock time, so that a
     /// suspended machine's sleep counts as idle.
     last_activity: Mutex<SystemTime>,
+    /// Whether the next sign-in must ask for a password (kept in the journal's directory).
+    fresh_login_required: AtomicBool,
+    /// How many sign-outs have begun: a refresh that started before one must not store the
+    /// session again.
+    sign_outs_begun: Arc<AtomicU64>,
+    /// Marked at every change of state, for the background refresh.
+    state_changes: watch::Sender<()>,
 }
 
 impl SessionManager {
@@ -172,10 +193,12 @@ impl SessionManager {
             State::SignedOut(reason) => SessionView::SignedOut {
                 reason: *reason,
                 signing_out: false,
+                password_required: self.fresh_login_required.load(Ordering::SeqCst),
             },
             State::SigningOut { .. } => SessionView::SignedOut {
                 reason: None,
                 signing_out: true,
+                password_required: self.fresh_login_required.load(Ordering::SeqCst),
             },
             State::SigningIn { .. } => SessionView::SigningIn,
             State::SignedIn(session) => SessionView::SignedIn {
@@ -197,6 +220,16 @@ impl SessionManager {
         let mut current = self.state.lock().expect("session state poisoned");
         *current = state;
         self.events.changed(&self.view_of(&current));
+        self.state_changes.send_replace(());
+    }
+
+    /// Records whether the next sign-in must ask for a password. A marker that cannot be
+    /// written is logged: the flag still holds for as long as the app runs.
+    fn require_fresh_login(&self, required: bool) {
+        self.fresh_login_required.store(required, Ordering::SeqCst);
+        if let Err(error) = self.journal.set_fresh_login_required(required) {
+            tracing::error!(%error, "could not record whether the next sign-in asks for a password");
+        }
     }
 
     /// Reports the current state, under the lock, so that reports keep the order of changes.
@@ -205,23 +238,33 @@ impl SessionManager {
         self.events.changed(&self.view_of(&current));
     }
 
-    /// Okta as discovered, discovering it first if no earlier call did.
+    /// Okta as discovered, discovering it first if no earlier call did, or again once the
+    /// last discovery is older than its maximum age (if Okta cannot be reached then, the
+    /// older discovery serves).
     async fn provider(&self) -> Result<Arc<Provider>, SessionError> {
         let mut cached = self.provider.lock().await;
-        if let Some(provider) = cached.as_ref() {
+        if let Some(provider) = cached.as_ref().filter(|provider| !provider.is_stale()) {
             return Ok(provider.clone());
         }
-        let provider = Arc::new(
-            Provider::discover(
-                &self.idp.issuer,
-                &self.idp.client_id,
-                &self.config.redirect_uri,
-                self.http.clone(),
-            )
-            .await?,
-        );
-        *cached = Some(provider.clone());
-        Ok(provider)
+        let discovered = Provider::discover(
+            &self.idp.issuer,
+            &self.idp.client_id,
+            &self.config.redirect_uri,
+            self.http.clone(),
+        )
+        .await;
+        match (discovered, cached.as_ref()) {
+            (Ok(provider), _) => {
+                let provider = Arc::new(provider);
+                *cached = Some(provider.clone());
+                Ok(provider)
+            }
+            (Err(error), Some(stale)) => {
+                tracing::warn!(error = %error_chain(&error), "could not discover Okta again; using the earlier discovery");
+                Ok(stale.clone())
+            }
+            (Err(error), None) => Err(error),
+        }
     }
 
     /// Stores `session`, its revocable tokens staged first (see
@@ -250,28 +293,6 @@ impl SessionManager {
             self.revocations_queued.notify_one();
         }
         Ok(())
-    }
-
-    /// Renews `session`'s tokens with its refresh token and stores them.
-    async fn refresh(&self, session: &StoredSession) -> Result<StoredSession, SessionError> {
-        // Okta first: offline, the session is kept whether it can be refreshed or not.
-        let provider = self.provider().await?;
-        let refresh_token = session
-            .tokens
-            .refresh_token
-            .as_ref()
-            .ok_or(SessionError::RefreshUnavailable)?;
-        let (tokens, user) = provider
-            .refresh(refresh_token, &session.tokens.id_token)
-            .await?;
-        let refreshed = StoredSession {
-            tokens,
-            user: user.unwrap_or_else(|| session.user.clone()),
-            signed_in_at: session.signed_in_at,
-        };
-        self.store(&refreshed, true).await?;
-        tracing::info!("tokens refreshed");
-        Ok(refreshed)
     }
 
     /// Opens `url` in the system browser off the async threads (openers run programs).

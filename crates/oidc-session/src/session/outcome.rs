@@ -3,6 +3,8 @@
 use serde::Serialize;
 use url::Url;
 
+use crate::journal::SignOutMode;
+
 /// What came of a sign-out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,6 +25,21 @@ pub enum OutcomeKind {
     PreflightFailed,
 }
 
+impl OutcomeKind {
+    /// Whether the browser may still be signed in to Okta although the person asked for a
+    /// full sign-out: the next sign-in must then ask for a password.
+    fn okta_session_may_survive(self) -> bool {
+        match self {
+            Self::Completed | Self::SignedOutOfAppOnly => false,
+            Self::TimedOut
+            | Self::Cancelled
+            | Self::IdpError
+            | Self::Offline
+            | Self::PreflightFailed => true,
+        }
+    }
+}
+
 /// A sign-out's outcome, as the person sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -35,6 +52,8 @@ pub struct SignOutOutcome {
     pub revocation_pending: bool,
     /// Okta got an expired ID token as `id_token_hint` (no fresh one could be had).
     pub expired_id_token_hint: bool,
+    /// The next sign-in asks for a password: the browser may still be signed in to Okta.
+    pub password_required: bool,
 }
 
 /// How the network part of a sign-out ended, with what Okta said or what went wrong where the
@@ -76,17 +95,21 @@ const EXPIRED_HINT: &str = " Your ID token had expired and could not be renewed,
                             the expired one as the sign-out hint.";
 const REVOCATION_PENDING: &str =
     " Your tokens are not revoked yet: the app keeps trying until Okta takes them.";
+const PASSWORD_REQUIRED: &str = " The next sign-in here asks for a password, so that \
+                                 this browser's Okta session cannot sign anyone in silently.";
 
 impl SignOutOutcome {
-    /// The outcome of a sign-out that ended with `ending`. `post_logout_redirect_uri` is
-    /// named where a wrong setting in Okta is the likely cause.
+    /// The outcome of a `mode` sign-out that ended with `ending`. `post_logout_redirect_uri`
+    /// is named where a wrong setting in Okta is the likely cause.
     pub(super) fn new(
+        mode: SignOutMode,
         ending: Ending,
         revocation_pending: bool,
         expired_id_token_hint: bool,
         post_logout_redirect_uri: &Url,
     ) -> Self {
         let kind = ending.kind();
+        let password_required = mode == SignOutMode::Full && kind.okta_session_may_survive();
         let mut message = match ending {
             Ending::Confirmed => {
                 "You are signed out of this app and of Okta in your browser.".to_owned()
@@ -122,11 +145,15 @@ impl SignOutOutcome {
         if revocation_pending {
             message.push_str(REVOCATION_PENDING);
         }
+        if password_required {
+            message.push_str(PASSWORD_REQUIRED);
+        }
         Self {
             kind,
             message,
             revocation_pending,
             expired_id_token_hint,
+            password_required,
         }
     }
 }
@@ -146,7 +173,13 @@ mod tests {
 
     fn outcome(ending: Ending, revocation_pending: bool, expired_hint: bool) -> SignOutOutcome {
         let uri = Url::parse("com.example.oktasignout:/logout/callback").unwrap();
-        SignOutOutcome::new(ending, revocation_pending, expired_hint, &uri)
+        SignOutOutcome::new(
+            SignOutMode::Full,
+            ending,
+            revocation_pending,
+            expired_hint,
+            &uri,
+        )
     }
 
     #[test]
@@ -160,6 +193,7 @@ mod tests {
         ];
         for ending in signed_in_still {
             let outcome = outcome(ending, false, false);
+            assert!(outcome.password_required, "{}", outcome.message);
             assert!(
                 outcome.message.starts_with("Signed out of this app")
                     && outcome.message.contains("may still be signed in to Okta"),
@@ -169,6 +203,7 @@ mod tests {
         }
         let completed = outcome(Ending::Confirmed, false, false);
         assert!(!completed.message.contains("may still"));
+        assert!(!completed.password_required);
     }
 
     #[test]
@@ -183,8 +218,11 @@ mod tests {
             .message
             .contains("Okta reported: The session could not be ended."));
         assert!(outcome.message.contains("expired"));
-        assert!(outcome.message.ends_with("until Okta takes them."));
+        assert!(outcome
+            .message
+            .contains("until Okta takes them. The next sign-in here asks for a password"));
         let timed_out = SignOutOutcome::new(
+            SignOutMode::Full,
             Ending::TimedOut,
             false,
             false,

@@ -10,9 +10,11 @@ use crate::provider::{Provider, RevocationError};
 use crate::tokens::SessionTokens;
 use crate::vault::{PendingSignOut, TokenVault, VaultError};
 
-/// The first wait before retrying queued revocations; it doubles up to the maximum.
-const FIRST_RETRY: Duration = Duration::from_secs(2);
-const MAX_RETRY: Duration = Duration::from_secs(300);
+/// The first wait before retrying (queued revocations, a refresh that failed); it doubles up
+/// to the maximum.
+pub(super) const FIRST_RETRY: Duration = Duration::from_secs(2);
+/// The longest wait between two retries.
+pub(super) const MAX_RETRY: Duration = Duration::from_secs(300);
 
 /// Queues `tokens` in the pending-revocation entry (without an ID token: no sign-out will use
 /// it) and deletes the session entry.

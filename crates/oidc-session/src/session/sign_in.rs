@@ -1,6 +1,7 @@
 //! Sign-in: Authorization Code + PKCE in the system browser, the callback caught by deep link
 //! and matched by `state`, the code exchanged and the ID token verified, the session stored.
 
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use tokio::sync::oneshot;
@@ -13,8 +14,21 @@ use crate::tokens::{StoredSession, UserClaims};
 impl SessionManager {
     /// Signs in through the system browser and waits for the callback (matched by `state`),
     /// [`SessionManager::cancel`], or the browser timeout. One sign-in at a time; it waits for
-    /// the restore at start, which may store a session too.
+    /// the restore at start, which may store a session too. After a sign-out that could not
+    /// confirm the end of Okta's session in the browser, Okta is asked for a password
+    /// (`prompt=login`), so that the surviving session signs nobody in silently.
     pub async fn sign_in(&self) -> Result<UserClaims, SessionError> {
+        let fresh_login = self.fresh_login_required.load(Ordering::SeqCst);
+        self.sign_in_asking(fresh_login).await
+    }
+
+    /// Signs in as someone else than the browser's Okta session: Okta asks for a password
+    /// (`prompt=login`) whatever session the browser has.
+    pub async fn sign_in_with_another_account(&self) -> Result<UserClaims, SessionError> {
+        self.sign_in_asking(true).await
+    }
+
+    async fn sign_in_asking(&self, fresh_login: bool) -> Result<UserClaims, SessionError> {
         self.restored().await?;
         let (cancel, cancelled) = oneshot::channel();
         {
@@ -31,12 +45,15 @@ impl SessionManager {
             };
         }
         self.report_state();
-        let result = self.run_sign_in(cancelled).await;
+        let result = self.run_sign_in(fresh_login, cancelled).await;
         self.callbacks.forget(CallbackKind::SignIn);
         match result {
             Ok(session) => {
                 let user = session.user.clone();
-                tracing::info!(subject = %user.subject, "signed in");
+                tracing::info!(subject = %user.subject, fresh_login, "signed in");
+                if fresh_login {
+                    self.require_fresh_login(false);
+                }
                 self.record_activity();
                 self.set_state(State::SignedIn(session));
                 Ok(user)
@@ -51,10 +68,11 @@ impl SessionManager {
 
     async fn run_sign_in(
         &self,
+        fresh_login: bool,
         cancelled: oneshot::Receiver<()>,
     ) -> Result<StoredSession, SessionError> {
         let provider = self.provider().await?;
-        let request = provider.authorization_request(&self.config.scopes);
+        let request = provider.authorization_request(&self.config.scopes, fresh_login);
         let callback = self
             .callbacks
             .expect(CallbackKind::SignIn, request.state.expose());
@@ -68,13 +86,18 @@ impl SessionManager {
             _ = cancelled => return Err(SessionError::Cancelled),
             _ = tokio::time::sleep(timeout) => return Err(SessionError::TimedOut(timeout.as_secs())),
         };
-        let code = match result {
-            CallbackResult::Code(code) => code,
-            CallbackResult::Error { code, description } => {
-                return Err(SessionError::IdpError { code, description })
-            }
+        let (code, issuer) = match result {
+            CallbackResult::Code { code, issuer } => (Ok(code), issuer),
+            CallbackResult::Error {
+                code,
+                description,
+                issuer,
+            } => (Err(SessionError::IdpError { code, description }), issuer),
             CallbackResult::SignedOut => unreachable!("sign-in waits for sign-in callbacks only"),
         };
+        // Even an error is only believed from the issuer asked.
+        provider.check_response_issuer(issuer.as_deref())?;
+        let code = code?;
         let (tokens, user) = provider.exchange_code(code, request).await?;
         let session = StoredSession {
             tokens,

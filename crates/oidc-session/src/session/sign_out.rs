@@ -5,6 +5,7 @@
 //! session's tokens are staged for revocation when it is stored, so that ending the app
 //! session takes one keychain call: deleting the session entry.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use openidconnect::CsrfToken;
@@ -44,6 +45,7 @@ impl SessionManager {
         // it takes; the journal notes meanwhile that a sign-out runs. Whichever of the two a
         // crash cuts short, the next start neither restores the session nor loses its tokens.
         let mut pending = PendingSignOut::from_tokens(&session.tokens);
+        let subject = session.user.subject.clone();
         drop(session);
         let deleting = self.keychain.run(TokenVault::delete);
         let mut journal = JournalRecord::start(mode);
@@ -70,7 +72,9 @@ impl SessionManager {
             // 4. An expired ID token makes some Okta orgs refuse the end-session request: a
             // fresh one, while the refresh token still works (what that yields is revoked too).
             if mode == SignOutMode::Full {
-                expired_hint = self.freshen_id_token(&provider, &mut pending).await;
+                expired_hint = self
+                    .freshen_id_token(&provider, &mut pending, subject)
+                    .await;
             }
             // 5. Revoke.
             let revoked = self.revoke_queued(&provider).await;
@@ -109,10 +113,10 @@ impl SessionManager {
             // 8. Wait for the post-logout redirect with our state.
             match tokio::time::timeout(self.config.sign_out_timeout, confirmation).await {
                 Ok(Ok(CallbackResult::SignedOut)) => Ending::Confirmed,
-                Ok(Ok(CallbackResult::Error { code, description })) => {
-                    Ending::IdpError(description.unwrap_or(code))
-                }
-                Ok(Ok(CallbackResult::Code(_))) => {
+                Ok(Ok(CallbackResult::Error {
+                    code, description, ..
+                })) => Ending::IdpError(description.unwrap_or(code)),
+                Ok(Ok(CallbackResult::Code { .. })) => {
                     unreachable!("sign-out waits for sign-out callbacks only")
                 }
                 Ok(Err(_)) => Ending::Cancelled,
@@ -129,12 +133,16 @@ impl SessionManager {
         let verified = self.finish_pending_entry().await;
         let revocation_pending = verified.as_ref().map_or(true, |pending| *pending);
         let outcome = SignOutOutcome::new(
+            mode,
             ending,
             revocation_pending,
             expired_hint,
             &self.config.post_logout_redirect_uri,
         );
         tracing::info!(kind = ?outcome.kind, revocation_pending, "signed out");
+        if outcome.password_required {
+            self.require_fresh_login(true);
+        }
         self.set_state(State::SignedOut(reason));
         self.events.signed_out(&outcome);
         match verified {
@@ -166,7 +174,10 @@ impl SessionManager {
             cancel: Some(cancel),
         };
         match std::mem::replace(&mut *state, signing_out) {
-            State::SignedIn(session) => Ok(Some((session, cancelled))),
+            State::SignedIn(session) => {
+                self.sign_outs_begun.fetch_add(1, Ordering::SeqCst);
+                Ok(Some((session, cancelled)))
+            }
             State::SigningIn { cancel } => {
                 *state = State::SigningIn { cancel };
                 Err(SessionError::Busy)
@@ -191,6 +202,7 @@ impl SessionManager {
         &self,
         provider: &Arc<Provider>,
         pending: &mut PendingSignOut,
+        subject: String,
     ) -> bool {
         let Some(id_token) = pending.id_token.as_ref() else {
             return false;
@@ -216,7 +228,7 @@ impl SessionManager {
             let keychain = self.keychain.clone();
             let retries = self.revocations_queued.clone();
             async move {
-                let fresh = match provider.refresh(&refresh_token, &id_token).await {
+                let fresh = match provider.refresh(&refresh_token, &id_token, &subject).await {
                     Ok((fresh, _)) => PendingSignOut::from_tokens(&fresh),
                     Err(error) => {
                         let _ = answer.send(Err(error));

@@ -1,7 +1,8 @@
 //! Starting the session: the stored session is restored (a sign-out that a crash cut short
 //! is finished first), a sign-in waits for that, and the background work runs from then on:
-//! the revocation retries and the session timeouts.
+//! the revocation retries, the token refresh and the session timeouts.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -73,11 +74,13 @@ impl Drop for Session {
 impl SessionManager {
     /// Starts the session, signed out: it restores the stored session in the background
     /// ([`SessionManager::restored`] says when that is done; a sign-in waits for it), then
-    /// retries queued revocations and watches the session timeouts for as long as the
-    /// returned [`Session`] lives. Call it within a Tokio runtime.
+    /// retries queued revocations, refreshes the tokens before they expire and watches the
+    /// session timeouts for as long as the returned [`Session`] lives. Call it within a Tokio
+    /// runtime.
     pub fn start(parts: SessionParts) -> Result<Session, SessionError> {
         let http = parts.idp.http_client()?;
         let (restored_sender, restored) = watch::channel(None);
+        let fresh_login_required = AtomicBool::new(parts.journal.fresh_login_required());
         let manager = Arc::new(Self {
             config: parts.config,
             idp: parts.idp,
@@ -96,6 +99,9 @@ impl SessionManager {
             restored,
             revocations_queued: Arc::default(),
             last_activity: Mutex::new(SystemTime::now()),
+            fresh_login_required,
+            sign_outs_begun: Arc::default(),
+            state_changes: watch::channel(()).0,
         });
         let background = tokio::spawn({
             let manager = manager.clone();
@@ -107,6 +113,7 @@ impl SessionManager {
                 restored_sender.send_replace(Some(restored));
                 tokio::join!(
                     manager.run_revocation_retries(),
+                    manager.run_token_refresh(),
                     manager.run_session_timeouts()
                 );
             }
@@ -178,9 +185,21 @@ impl SessionManager {
         if session.tokens.access_expired(EXPIRY_MARGIN) {
             match self.refresh(&session).await {
                 Ok(refreshed) => session = refreshed,
-                Err(SessionError::GrantRejected { .. } | SessionError::RefreshUnavailable) => {
+                Err(SessionError::GrantRejected { .. }) => {
                     tracing::info!("Okta no longer accepts the stored session; signing out");
+                    return self
+                        .wipe(session, SignedOutReason::EndedByOrganization)
+                        .await;
+                }
+                Err(SessionError::RefreshUnavailable) => {
+                    tracing::info!("the stored session expired and cannot be renewed; signing out");
                     return self.wipe(session, SignedOutReason::EndedElsewhere).await;
+                }
+                Err(SessionError::SubjectChanged) => {
+                    tracing::error!(
+                        "Okta renewed the stored session for another person; signing out"
+                    );
+                    return self.wipe(session, SignedOutReason::IdentityChanged).await;
                 }
                 // Offline now: keep the session; the next use refreshes it.
                 Err(error) => {
@@ -218,6 +237,10 @@ impl SessionManager {
             }
         };
         tracing::warn!(step = ?record.step, mode = ?record.mode, "finishing an interrupted sign-out");
+        if record.mode == SignOutMode::Full {
+            // Okta never confirmed the end of its session in the browser.
+            self.require_fresh_login(true);
+        }
         self.keychain
             .exclusively(|vault| match vault.load() {
                 Ok(Some(session)) => queue_for_revocation(vault, &session.tokens),

@@ -13,13 +13,13 @@ use mock_okta::browser::Browser;
 use mock_okta::{MockOkta, TokenKind, TokenState, DEMO_CLIENT_ID};
 use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
 use oidc_session::{
-    Config, IdentityProvider, Journal, SessionView, SignOutMode, SignOutStep, SignedOutReason,
+    Config, IdentityProvider, Issuer, Journal, SessionView, SignOutMode, SignOutStep,
+    SignedOutReason,
 };
 use session_testkit::{
     identity_provider, observe_pending, platform_vault, RecordedEvents, SessionSetup, TestSession,
     SCHEME,
 };
-use url::Url;
 
 /// Set in the child: the step after which it stops (and waits to be killed).
 const STOP_AT_VAR: &str = "CRASH_TEST_STOP_AT";
@@ -49,7 +49,7 @@ async fn child(stop_at: SignOutStep) {
     let env = |name: &str| std::env::var(name).unwrap();
     let ca_pem = std::fs::read(env(CA_VAR)).unwrap();
     let idp = IdentityProvider {
-        issuer: Url::parse(&env(ISSUER_VAR)).unwrap(),
+        issuer: Issuer::new(&env(ISSUER_VAR)).unwrap(),
         client_id: DEMO_CLIENT_ID.to_owned(),
         extra_root_pem: Some(ca_pem.clone()),
         request_timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -126,7 +126,9 @@ async fn a_sign_out_killed_after_any_step_is_finished_at_the_next_start() {
             view,
             SessionView::SignedOut {
                 reason: Some(SignedOutReason::SignOutResumed),
-                signing_out: false
+                signing_out: false,
+                // A full sign-out that Okta never confirmed.
+                password_required: true,
             },
             "{step}"
         );

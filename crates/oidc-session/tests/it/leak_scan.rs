@@ -251,10 +251,11 @@ async fn scan_flows() {
 
     let (authorization, task) = harness.app.begin_sign_in().await;
     let replayed = format!(
-        "{}?code={}&state={}",
+        "{}?code={}&state={}&iss={}",
         uris().0,
         query(&callback, "code").unwrap(),
-        query(&authorization, "state").unwrap()
+        query(&authorization, "state").unwrap(),
+        query(&callback, "iss").unwrap()
     );
     assert!(harness.app.manager.handle_deep_link(&replayed));
     let error = task.await.unwrap().unwrap_err();

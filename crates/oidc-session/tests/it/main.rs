@@ -7,6 +7,7 @@ mod deep_link_oracle;
 mod deep_links;
 mod fault_matrix;
 mod leak_scan;
+mod real_okta;
 mod sign_in;
 mod sign_out;
 mod vault;

@@ -8,6 +8,7 @@ use mock_okta::{TokenState, DEMO_CLIENT_ID};
 use oidc_session::tokens::RevocableToken;
 use oidc_session::{Config, SessionError, SessionView, SignedOutReason};
 use session_testkit::{expect_app_redirect, query, Harness, SCHEME};
+use url::Url;
 
 #[tokio::test]
 async fn signs_in_through_the_browser_and_keeps_the_tokens_in_the_keychain() {
@@ -125,11 +126,20 @@ async fn a_forged_or_missing_state_is_ignored_and_the_real_callback_still_works(
 async fn an_error_callback_is_a_clear_error() {
     let mut harness = Harness::start("denied").await;
     let (url, task) = harness.app.begin_sign_in().await;
-    let state = query(&url, "state").unwrap();
-    let denied = format!(
-        "{SCHEME}:/callback?state={state}&error=access_denied&error_description=User+is+not+assigned+to+the+client+application."
-    );
-    assert!(harness.app.manager.handle_deep_link(&denied));
+    let denied = Url::parse_with_params(
+        &format!("{SCHEME}:/callback"),
+        [
+            ("state", query(&url, "state").unwrap().as_str()),
+            ("error", "access_denied"),
+            (
+                "error_description",
+                "User is not assigned to the client application.",
+            ),
+            ("iss", harness.mock.issuer().as_str()),
+        ],
+    )
+    .unwrap();
+    assert!(harness.app.manager.handle_deep_link(denied.as_str()));
     let error = task.await.unwrap().unwrap_err();
     assert_eq!(error.code(), "idp_error");
     assert_eq!(
@@ -140,7 +150,8 @@ async fn an_error_callback_is_a_clear_error() {
         harness.app.manager.view(),
         SessionView::SignedOut {
             reason: None,
-            signing_out: false
+            signing_out: false,
+            password_required: false,
         }
     );
     assert!(harness.vault().load().unwrap().is_none());
@@ -159,7 +170,8 @@ async fn the_wait_for_the_browser_times_out_and_a_late_callback_is_ignored() {
         harness.app.manager.view(),
         SessionView::SignedOut {
             reason: None,
-            signing_out: false
+            signing_out: false,
+            password_required: false,
         }
     );
     let late = expect_app_redirect(browser.open(url).await.unwrap());
@@ -168,7 +180,8 @@ async fn the_wait_for_the_browser_times_out_and_a_late_callback_is_ignored() {
         harness.app.manager.view(),
         SessionView::SignedOut {
             reason: None,
-            signing_out: false
+            signing_out: false,
+            password_required: false,
         }
     );
 }
@@ -186,7 +199,8 @@ async fn cancel_ends_the_wait_and_one_sign_in_runs_at_a_time() {
         harness.app.manager.view(),
         SessionView::SignedOut {
             reason: None,
-            signing_out: false
+            signing_out: false,
+            password_required: false,
         }
     );
     // The cancelled flow's callback no longer counts.
@@ -293,8 +307,9 @@ async fn a_revoked_refresh_token_means_signed_out_on_restore() {
     assert_eq!(
         view,
         SessionView::SignedOut {
-            reason: Some(SignedOutReason::EndedElsewhere),
-            signing_out: false
+            reason: Some(SignedOutReason::EndedByOrganization),
+            signing_out: false,
+            password_required: false,
         }
     );
     assert!(
@@ -318,7 +333,8 @@ async fn a_session_past_its_absolute_timeout_is_wiped_on_restore() {
         view,
         SessionView::SignedOut {
             reason: Some(SignedOutReason::Expired),
-            signing_out: false
+            signing_out: false,
+            password_required: false,
         }
     );
     assert!(harness.vault().load().unwrap().is_none());
@@ -345,7 +361,8 @@ async fn an_unreachable_idp_is_a_clear_error() {
         harness.app.manager.view(),
         SessionView::SignedOut {
             reason: None,
-            signing_out: false
+            signing_out: false,
+            password_required: false,
         }
     );
 }

@@ -242,6 +242,7 @@ async fn with_the_idp_hung_the_app_session_is_gone_before_any_network_step_ends(
         SessionView::SignedOut {
             reason: None,
             signing_out: true,
+            password_required: false,
         }
     );
     assert!(
@@ -525,7 +526,8 @@ async fn signed_out_by_timeout(test: &str, config: Config, reason: SignedOutReas
         harness.app.manager.view(),
         SessionView::SignedOut {
             reason: Some(reason),
-            signing_out: false
+            signing_out: false,
+            password_required: false,
         }
     );
     assert_app_session_gone(&harness);
@@ -686,7 +688,8 @@ async fn a_sign_out_cut_short_after_its_delete_revokes_the_tokens_at_the_next_st
         view,
         SessionView::SignedOut {
             reason: None,
-            signing_out: false
+            signing_out: false,
+            password_required: false,
         }
     );
     let pending = harness.pending().expect("queued");

@@ -1,0 +1,525 @@
+//! What a real Okta org does that a naive client gets wrong, with mock-okta behaving as Okta
+//! does: the org authorization server's issuer, RFC 9207's `iss`, signing-key rotation, a
+//! private CA, a fresh sign-in after an unconfirmed sign-out, the organization ending the
+//! session, and a refresh that names another person.
+
+use mock_okta::browser::{Browser, Landing};
+use mock_okta::{
+    Authentication, AuthorizationResponseIss, Endpoint, MockOkta, SessionInfo, TokenKind,
+    TokenState, DEMO_PASSWORD, DEMO_SECOND_USERNAME, DEMO_USERNAME,
+};
+use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
+use oidc_session::{
+    Config, IdentityProvider, Issuer, OutcomeKind, SessionView, SignOutMode, SignedOutReason,
+};
+use session_testkit::{
+    expect_app_redirect, identity_provider, platform_vault, query, Harness, RecordedEvents, Server,
+    SessionSetup, TestSession, SCHEME,
+};
+
+/// The view of a signed-out app that signed out by itself for `reason`.
+fn signed_out_because(reason: SignedOutReason) -> SessionView {
+    SessionView::SignedOut {
+        reason: Some(reason),
+        signing_out: false,
+        password_required: false,
+    }
+}
+
+#[tokio::test]
+async fn the_org_server_signs_in_and_out_with_its_issuer_as_written() {
+    let mut harness = Harness::start_on("org-server", Config::demo(SCHEME), Server::Org).await;
+    let issuer = harness.mock.org_issuer();
+    assert!(!issuer.ends_with('/'), "Okta writes it without a slash");
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    let stored = harness.vault().load().unwrap().unwrap();
+    let access = harness
+        .mock
+        .token(stored.tokens.access_token.secret())
+        .unwrap();
+    assert_eq!(access.issuer, issuer);
+    assert_eq!(
+        stored.tokens.access_token.secret().split('.').count(),
+        1,
+        "the org server's access tokens are opaque"
+    );
+
+    let task = harness.app.begin_sign_out(SignOutMode::Full);
+    let logout = harness.app.next_opened().await;
+    assert_eq!(logout.path(), "/oauth2/v1/logout");
+    let callback = expect_app_redirect(browser.open(logout).await.unwrap());
+    assert!(harness.app.manager.handle_deep_link(callback.as_str()));
+    task.await.unwrap().unwrap();
+    assert_eq!(
+        harness.app.events.outcomes()[0].kind,
+        OutcomeKind::Completed
+    );
+    assert!(harness.mock.sessions().is_empty());
+    for token in harness.mock.tokens() {
+        if token.kind != TokenKind::Id {
+            assert_eq!(token.state, TokenState::Revoked, "{token:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_issuer_discovery_does_not_name_is_a_configuration_error() {
+    let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    for (configured, discovered) in [
+        (format!("{}/", mock.org_issuer()), mock.org_issuer()),
+        (format!("{}/", mock.issuer()), mock.issuer().to_string()),
+    ] {
+        let service = format!("{SCHEME}.test.issuer-mismatch.{}", std::process::id());
+        let mut app = TestSession::start(SessionSetup {
+            idp: IdentityProvider {
+                issuer: Issuer::new(&configured).unwrap(),
+                ..identity_provider(&mock, DEFAULT_REQUEST_TIMEOUT)
+            },
+            config: Config::demo(SCHEME),
+            vault: platform_vault(&service),
+            data_dir: data_dir.path(),
+            events: RecordedEvents::default(),
+        });
+        let error = app.manager.sign_in().await.unwrap_err();
+        assert_eq!(error.code(), "configuration", "{error}");
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("`{configured}`"))
+                && message.contains(&format!("write issuer = \"{discovered}\" in config.toml")),
+            "{message}"
+        );
+        app.stop().await;
+    }
+}
+
+/// Signs in through `browser` with mock-okta answering as `mode`; returns the callback's
+/// `iss` and the sign-in's result code (`None` on success).
+async fn sign_in_with_iss(
+    harness: &mut Harness,
+    browser: &Browser,
+    mode: AuthorizationResponseIss,
+) -> (Option<String>, Option<&'static str>) {
+    harness
+        .mock
+        .update_faults(|faults| faults.authorization_response_iss = mode);
+    // A new start discovers again: what it advertises changes with the mode.
+    harness.restart().await;
+    let (url, task) = harness.app.begin_sign_in().await;
+    let callback = expect_app_redirect(browser.open(url).await.unwrap());
+    assert!(harness.app.manager.handle_deep_link(callback.as_str()));
+    let result = task.await.unwrap();
+    if result.is_ok() {
+        harness.app.sign_out_now(SignOutMode::AppOnly).await;
+    }
+    (
+        query(&callback, "iss"),
+        result.err().map(|error| error.code()),
+    )
+}
+
+#[tokio::test]
+async fn a_sign_in_answer_must_name_the_issuer_it_was_asked_of() {
+    let mut harness = Harness::start("response-iss").await;
+    let browser = harness.browser();
+    let issuer = harness.mock.issuer().to_string();
+
+    let (iss, failure) =
+        sign_in_with_iss(&mut harness, &browser, AuthorizationResponseIss::Sent).await;
+    assert_eq!((iss.as_deref(), failure), (Some(issuer.as_str()), None));
+
+    // A mix-up: the answer names the org server, which the app did not ask.
+    let (iss, failure) = sign_in_with_iss(
+        &mut harness,
+        &browser,
+        AuthorizationResponseIss::OtherIssuer,
+    )
+    .await;
+    assert_eq!(iss, Some(harness.mock.org_issuer()));
+    assert_eq!(failure, Some("response_issuer"));
+
+    // Advertised but missing.
+    let (iss, failure) =
+        sign_in_with_iss(&mut harness, &browser, AuthorizationResponseIss::Omitted).await;
+    assert_eq!((iss, failure), (None, Some("response_issuer")));
+
+    // An older org that does not support it: no `iss`, and that is fine.
+    let (iss, failure) = sign_in_with_iss(
+        &mut harness,
+        &browser,
+        AuthorizationResponseIss::NotSupported,
+    )
+    .await;
+    assert_eq!((iss, failure), (None, None));
+    assert!(harness.vault().load().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_rotated_signing_key_needs_no_restart() {
+    let mut harness = Harness::start("key-rotation").await;
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    let fetched = harness.mock.requests_served(Endpoint::Keys);
+
+    harness.mock.rotate_signing_key(false).await;
+    harness.app.manager.refresh_now().await.unwrap();
+    assert_eq!(
+        harness.mock.requests_served(Endpoint::Keys),
+        fetched + 1,
+        "the refreshed ID token's unknown key made the app fetch the keys again"
+    );
+    // The end-session hint is the refreshed ID token, signed with the new key.
+    harness.app.sign_out(&browser).await;
+    assert_eq!(
+        harness.app.events.outcomes()[0].kind,
+        OutcomeKind::Completed
+    );
+    harness.app.sign_in(&browser).await;
+    assert_eq!(harness.mock.requests_served(Endpoint::Keys), fetched + 1);
+}
+
+#[tokio::test]
+async fn unknown_signing_keys_are_fetched_at_most_once_a_minute() {
+    let mut harness = Harness::start("key-refetch-limit").await;
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    let fetched = harness.mock.requests_served(Endpoint::Keys);
+    harness.mock.rotate_signing_key(false).await;
+    harness.app.manager.refresh_now().await.unwrap();
+
+    harness.mock.rotate_signing_key(false).await;
+    let error = harness.app.manager.refresh_now().await.unwrap_err();
+    assert_eq!(error.code(), "invalid_id_token", "{error}");
+    assert_eq!(harness.mock.requests_served(Endpoint::Keys), fetched + 1);
+    // An answer the app cannot verify yet does not end the session.
+    assert!(matches!(
+        harness.app.manager.view(),
+        SessionView::SignedIn { .. }
+    ));
+}
+
+#[tokio::test]
+async fn every_certificate_of_a_ca_bundle_is_trusted() {
+    let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
+    let other = MockOkta::start(mock_okta::Config::default()).await.unwrap();
+    let bundle = format!(
+        "{}{}",
+        other.ca_certificate_pem(),
+        mock.ca_certificate_pem()
+    );
+    let idp = IdentityProvider {
+        extra_root_pem: Some(bundle.into_bytes()),
+        ..identity_provider(&mock, DEFAULT_REQUEST_TIMEOUT)
+    };
+    let client = idp.http_client().unwrap();
+    for server in [&other, &mock] {
+        let discovery = server
+            .issuer()
+            .join("default/.well-known/openid-configuration")
+            .unwrap();
+        let status = client.get(discovery).send().await.unwrap().status();
+        assert_eq!(status, 200);
+    }
+    let not_pem = IdentityProvider {
+        extra_root_pem: Some(b"not a certificate".to_vec()),
+        ..idp
+    };
+    assert_eq!(not_pem.http_client().unwrap_err().code(), "configuration");
+}
+
+/// In the child of [`a_ca_only_the_system_store_knows_is_trusted`]: the issuer to sign in to.
+const SYSTEM_STORE_ISSUER_VAR: &str = "REAL_OKTA_TEST_ISSUER";
+/// In that child: mock-okta's CA certificate, for the scripted browser only.
+const SYSTEM_STORE_CA_VAR: &str = "REAL_OKTA_TEST_CA";
+
+#[tokio::test]
+async fn a_ca_only_the_system_store_knows_is_trusted() {
+    if let Ok(issuer) = std::env::var(SYSTEM_STORE_ISSUER_VAR) {
+        return sign_in_trusting_the_system_store_only(&issuer).await;
+    }
+    let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("corporate-ca.pem");
+    std::fs::write(&ca_file, mock.ca_certificate_pem()).unwrap();
+    let child = |system_store: Option<&std::path::Path>| {
+        let mut command = tokio::process::Command::from(crate::rerun(
+            "real_okta::a_ca_only_the_system_store_knows_is_trusted",
+        ));
+        command
+            .env(SYSTEM_STORE_ISSUER_VAR, mock.issuer().as_str())
+            .env(SYSTEM_STORE_CA_VAR, &ca_file)
+            .env_remove("SSL_CERT_DIR");
+        match system_store {
+            // On Linux the system store is the files these name.
+            Some(file) => command.env("SSL_CERT_FILE", file),
+            None => command.env_remove("SSL_CERT_FILE"),
+        };
+        command.output()
+    };
+    let trusted = child(Some(&ca_file)).await.unwrap();
+    assert!(
+        trusted.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&trusted.stdout),
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    // The control: the machine's own store does not know mock-okta's CA.
+    let untrusted = child(None).await.unwrap();
+    assert!(!untrusted.status.success());
+    let output = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(output.contains("cannot reach Okta"), "{output}");
+}
+
+/// A whole sign-in with no `ca_file`: only the operating system's store can make Okta's
+/// certificate trusted.
+async fn sign_in_trusting_the_system_store_only(issuer: &str) {
+    let ca = std::fs::read_to_string(std::env::var(SYSTEM_STORE_CA_VAR).unwrap()).unwrap();
+    let service = format!("{SCHEME}.test.system-store.{}", std::process::id());
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut app = TestSession::start(SessionSetup {
+        idp: IdentityProvider {
+            issuer: Issuer::new(issuer).unwrap(),
+            client_id: mock_okta::DEMO_CLIENT_ID.to_owned(),
+            extra_root_pem: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        },
+        config: Config::demo(SCHEME),
+        vault: platform_vault(&service),
+        data_dir: data_dir.path(),
+        events: RecordedEvents::default(),
+    });
+    let signed_in = async {
+        let browser = Browser::new(&ca)
+            .unwrap()
+            .with_credentials(DEMO_USERNAME, DEMO_PASSWORD);
+        let mut task = tokio::spawn({
+            let manager = app.manager.clone();
+            async move { manager.sign_in().await }
+        });
+        let url = tokio::select! {
+            url = app.next_opened() => url,
+            result = &mut task => panic!("{}", oidc_session::error_chain(&result.unwrap().unwrap_err())),
+        };
+        let callback = expect_app_redirect(browser.open(url).await.unwrap());
+        assert!(app.manager.handle_deep_link(callback.as_str()));
+        task.await.unwrap().unwrap();
+    };
+    signed_in.await;
+    app.manager.restored().await.unwrap();
+    app.sign_out_now(SignOutMode::AppOnly).await;
+    app.stop().await;
+}
+
+/// Signs in through `browser`, whose Okta session must not let it in without a password:
+/// `prompt=login` is sent, and the form shows even with a live session. Returns Okta's
+/// session afterwards.
+async fn sign_in_with_a_password(harness: &mut Harness, browser: &mut Browser) -> SessionInfo {
+    let (url, task) = harness.app.begin_sign_in().await;
+    assert_eq!(query(&url, "prompt").as_deref(), Some("login"));
+    browser.clear_credentials();
+    assert!(matches!(
+        browser.open(url.clone()).await.unwrap(),
+        Landing::Page { status: 200, .. }
+    ));
+    browser.set_credentials(DEMO_USERNAME, DEMO_PASSWORD);
+    let callback = expect_app_redirect(browser.open(url).await.unwrap());
+    assert!(harness.app.manager.handle_deep_link(callback.as_str()));
+    task.await.unwrap().unwrap();
+    let sessions = harness.mock.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].authenticated_by, Authentication::Password);
+    sessions[0].clone()
+}
+
+/// The outcome of the last sign-out says the next sign-in asks for a password.
+fn assert_password_required_after(harness: &Harness, kind: OutcomeKind) {
+    let outcome = harness.app.events.outcomes().pop().unwrap();
+    assert_eq!(outcome.kind, kind);
+    assert!(outcome.password_required, "{}", outcome.message);
+    assert!(outcome
+        .message
+        .contains("next sign-in here asks for a password"));
+}
+
+#[tokio::test]
+async fn after_a_sign_out_okta_did_not_confirm_the_next_sign_in_asks_for_a_password() {
+    let mut harness = Harness::start("fresh-login").await;
+    let mut browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    let first = harness.mock.sessions();
+
+    // Okta's end-session page hangs, and the person stops waiting.
+    harness
+        .mock
+        .update_faults(|faults| faults.logout_never_redirects = true);
+    let task = harness.app.begin_sign_out(SignOutMode::Full);
+    let logout = harness.app.next_opened().await;
+    assert!(matches!(
+        browser.open(logout).await.unwrap(),
+        Landing::Page { .. }
+    ));
+    harness.app.manager.cancel();
+    task.await.unwrap().unwrap();
+    assert_password_required_after(&harness, OutcomeKind::Cancelled);
+    harness
+        .mock
+        .update_faults(|faults| faults.logout_never_redirects = false);
+
+    // The app remembers across a restart, and says so.
+    harness.restart().await;
+    assert_eq!(
+        harness.app.manager.restored().await.unwrap(),
+        SessionView::SignedOut {
+            reason: None,
+            signing_out: false,
+            password_required: true,
+        }
+    );
+    let second = sign_in_with_a_password(&mut harness, &mut browser).await;
+    assert_ne!(second.id, first[0].id, "a new Okta session");
+
+    // The browser never gets to Okta at all: its Okta session lives on, and still the next
+    // sign-in needs the password.
+    let task = harness.app.begin_sign_out(SignOutMode::Full);
+    harness.app.next_opened().await;
+    harness.app.manager.cancel();
+    task.await.unwrap().unwrap();
+    assert_password_required_after(&harness, OutcomeKind::Cancelled);
+    assert_eq!(harness.mock.sessions(), std::slice::from_ref(&second));
+    let third = sign_in_with_a_password(&mut harness, &mut browser).await;
+    assert_ne!(third.id, second.id, "a new Okta session");
+
+    // Once a password was typed, sign-in is silent again.
+    harness.app.sign_out_now(SignOutMode::AppOnly).await;
+    assert!(matches!(
+        harness.app.manager.view(),
+        SessionView::SignedOut {
+            password_required: false,
+            ..
+        }
+    ));
+    let (url, task) = harness.app.begin_sign_in().await;
+    assert_eq!(query(&url, "prompt"), None);
+    browser.clear_credentials();
+    let callback = expect_app_redirect(browser.open(url).await.unwrap());
+    assert!(harness.app.manager.handle_deep_link(callback.as_str()));
+    task.await.unwrap().unwrap();
+    assert_eq!(harness.mock.sessions(), [third], "silent SSO");
+}
+
+#[tokio::test]
+async fn use_another_account_asks_for_a_password_whatever_session_the_browser_has() {
+    let mut harness = Harness::start("another-account").await;
+    let mut browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    harness.app.sign_out_now(SignOutMode::AppOnly).await;
+
+    let manager = harness.app.manager.clone();
+    let task = tokio::spawn(async move { manager.sign_in_with_another_account().await });
+    let url = harness.app.next_opened().await;
+    assert_eq!(query(&url, "prompt").as_deref(), Some("login"));
+    // Ada's Okta session lives in the browser, yet Okta shows the form.
+    browser.clear_credentials();
+    assert!(matches!(
+        browser.open(url.clone()).await.unwrap(),
+        Landing::Page { status: 200, .. }
+    ));
+    browser.set_credentials(DEMO_SECOND_USERNAME, DEMO_PASSWORD);
+    let callback = expect_app_redirect(browser.open(url).await.unwrap());
+    assert!(harness.app.manager.handle_deep_link(callback.as_str()));
+    let user = task.await.unwrap().unwrap();
+    assert_eq!(user.email.as_deref(), Some(DEMO_SECOND_USERNAME));
+}
+
+#[tokio::test]
+async fn the_app_signs_out_when_the_organization_ends_the_session() {
+    let mut harness = Harness::start("organization-ended").await;
+    // Short-lived access tokens: the app renews them in the background, about every second.
+    harness.update_lifetimes(|lifetimes| lifetimes.access_token_secs = 2);
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    let issued = harness.mock.requests_served(Endpoint::Token);
+    harness
+        .wait_until("a background refresh", || {
+            harness.mock.requests_served(Endpoint::Token) > issued
+        })
+        .await;
+    assert!(matches!(
+        harness.app.manager.view(),
+        SessionView::SignedIn { .. }
+    ));
+
+    // An administrator clears Ada's sessions in the Okta admin console.
+    let cleared = harness.mock.clear_user_sessions(DEMO_USERNAME);
+    assert!(cleared.tokens > 0);
+    let ended = signed_out_because(SignedOutReason::EndedByOrganization);
+    harness
+        .wait_until("the app to sign out", || {
+            harness.app.manager.view() == ended
+        })
+        .await;
+    assert!(harness.vault().load().unwrap().is_none());
+    assert!(harness
+        .app
+        .events
+        .views()
+        .last()
+        .unwrap()
+        .contains("ended_by_organization"));
+}
+
+#[tokio::test]
+async fn offline_the_session_stays_and_the_refresh_is_tried_again() {
+    let mut harness = Harness::start("refresh-offline").await;
+    harness.update_lifetimes(|lifetimes| lifetimes.access_token_secs = 2);
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    let stored = harness.vault().load().unwrap().unwrap();
+
+    harness.mock.go_offline().await;
+    let error = harness.app.manager.refresh_now().await.unwrap_err();
+    assert_eq!(error.code(), "network", "{error}");
+    assert!(matches!(
+        harness.app.manager.view(),
+        SessionView::SignedIn { .. }
+    ));
+
+    let issued = harness.mock.requests_served(Endpoint::Token);
+    harness.mock.go_online().await.unwrap();
+    harness
+        .wait_until("a background refresh once Okta is back", || {
+            harness.mock.requests_served(Endpoint::Token) > issued
+        })
+        .await;
+    harness
+        .wait_until("the refreshed tokens in the keychain", || {
+            harness
+                .vault()
+                .load()
+                .unwrap()
+                .is_some_and(|session| session.tokens.access_token != stored.tokens.access_token)
+        })
+        .await;
+    assert!(matches!(
+        harness.app.manager.view(),
+        SessionView::SignedIn { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_refresh_that_names_another_person_ends_the_session() {
+    let mut harness = Harness::start("refresh-subject").await;
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    harness
+        .mock
+        .update_faults(|faults| faults.refresh_changes_subject = true);
+    let error = harness.app.manager.refresh_now().await.unwrap_err();
+    assert_eq!(error.code(), "subject_changed", "{error}");
+    assert_eq!(
+        harness.app.manager.view(),
+        signed_out_because(SignedOutReason::IdentityChanged)
+    );
+    assert!(harness.vault().load().unwrap().is_none());
+}

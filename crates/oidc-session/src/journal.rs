@@ -86,17 +86,12 @@ impl Journal {
 
     /// Records whether the next sign-in must ask for a password, durably.
     pub(crate) fn set_fresh_login_required(&self, required: bool) -> io::Result<()> {
-        let dir = self.path.parent().expect("the journal has a directory");
-        if required {
-            fs::create_dir_all(dir)?;
-            File::create(&self.fresh_login_marker)?.sync_all()?;
-        } else {
-            match fs::remove_file(&self.fresh_login_marker) {
-                Ok(()) => {}
-                Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-                Err(error) => return Err(error),
-            }
+        if !required {
+            return remove_durably(&self.fresh_login_marker);
         }
+        let dir = self.path.parent().expect("the journal has a directory");
+        fs::create_dir_all(dir)?;
+        File::create(&self.fresh_login_marker)?.sync_all()?;
         sync_dir(dir)
     }
 
@@ -137,11 +132,16 @@ impl Journal {
 
     /// Removes the journal: the sign-out is finished.
     pub(crate) fn clear(&self) -> io::Result<()> {
-        match fs::remove_file(&self.path) {
-            Ok(()) => sync_dir(self.path.parent().expect("the journal has a directory")),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(error),
-        }
+        remove_durably(&self.path)
+    }
+}
+
+/// Removes `path` (of a file in the data directory), durably; a missing file is no error.
+fn remove_durably(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(path.parent().expect("data files have a directory")),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
     }
 }
 

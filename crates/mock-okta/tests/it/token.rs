@@ -637,27 +637,7 @@ async fn org_server_issues_tokens_with_its_own_issuer() {
         "invalid_grant"
     );
 
-    let pkce = crate::pkce();
-    let mut url = authorize_url(&mock, &pkce, &[]);
-    url.set_path("/oauth2/v1/authorize");
-    let code = query_param(
-        &expect_app_redirect(browser.open(url).await.unwrap()),
-        "code",
-    )
-    .unwrap();
-    let response = post_form(
-        &mock,
-        "oauth2/v1/token",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", DEMO_REDIRECT_URI),
-            ("code_verifier", &pkce.verifier),
-            ("client_id", DEMO_CLIENT_ID),
-        ],
-    )
-    .await;
-    let tokens: TokenResponse = response.json().await.unwrap();
+    let tokens = org_server_tokens(&mock, &browser).await;
     let claims =
         jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(tokens.id_token.unwrap())
             .unwrap()

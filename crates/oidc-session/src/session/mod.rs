@@ -219,8 +219,7 @@ impl SessionManager {
     fn set_state(&self, state: State) {
         let mut current = self.state.lock().expect("session state poisoned");
         *current = state;
-        self.events.changed(&self.view_of(&current));
-        self.state_changes.send_replace(());
+        self.announce(&current);
     }
 
     /// Records whether the next sign-in must ask for a password. A marker that cannot be
@@ -234,8 +233,14 @@ impl SessionManager {
 
     /// Reports the current state, under the lock, so that reports keep the order of changes.
     fn report_state(&self) {
-        let current = self.state.lock().expect("session state poisoned");
-        self.events.changed(&self.view_of(&current));
+        self.announce(&self.state.lock().expect("session state poisoned"));
+    }
+
+    /// Tells the app and the background refresh about `state`, the state just set; the caller
+    /// holds the state's lock.
+    fn announce(&self, state: &State) {
+        self.events.changed(&self.view_of(state));
+        self.state_changes.send_replace(());
     }
 
     /// Okta as discovered, discovering it first if no earlier call did, or again once the

@@ -132,8 +132,7 @@ impl SessionManager {
         if let State::SignedIn(current) = &mut *state {
             if self.sign_outs_begun.load(Ordering::SeqCst) == sign_outs {
                 *current = refreshed;
-                self.events.changed(&self.view_of(&state));
-                self.state_changes.send_replace(());
+                self.announce(&state);
             }
         }
         tracing::info!("tokens refreshed");

@@ -26,12 +26,17 @@ const SIGNED_OUT_REASONS = {
   ended_by_organization: {
     kind: "warn",
     title: "Your organization ended this session",
-    text: "Okta no longer accepts this session: your organization signed you out (for example, an administrator ended your sessions). Sign in again to continue.",
+    text: "Okta no longer renews this session: your organization ended it (for example, an administrator signed you out everywhere) or it expired under your organization's rules. Sign in again to continue.",
   },
   identity_changed: {
     kind: "error",
     title: "Signed out for your safety",
-    text: "Okta renewed the session for another person than the one signed in, so the app signed you out. Sign in again.",
+    text: "Okta renewed the session for another person, or as another Okta, than the one you signed in to, so the app signed you out. Sign in again; if it happens again, tell your IT administrator.",
+  },
+  unverified_answer: {
+    kind: "error",
+    title: "Signed out: Okta's answer could not be verified",
+    text: "Okta's answer to renewing your session could not be verified, so the app signed you out. Sign in again; if it happens again, tell your IT administrator.",
   },
   sign_out_resumed: {
     kind: "warn",
@@ -120,8 +125,8 @@ const ERROR_TITLES = {
   discovery: "Okta cannot be reached",
   network: "Okta cannot be reached",
   configuration: "The app is not configured correctly",
-  response_issuer: "The sign-in answer did not come from your Okta",
-  subject_changed: "Okta answered for another person",
+  response_issuer: "Sign-in answer refused",
+  identity_changed: "Okta answered for another person",
   journal: "The app cannot write its data folder",
 };
 

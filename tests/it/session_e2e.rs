@@ -552,7 +552,7 @@ async fn after_an_unconfirmed_sign_out_the_window_says_the_next_sign_in_asks_for
     driver.click("#cancel-sign-out").await;
     let message = wait_for_outcome(&driver, "cancelled").await;
     assert!(
-        message.contains("The next sign-in here asks for a password"),
+        message.contains("The next sign-in here asks you to sign in to Okta again"),
         "{message}"
     );
     driver.wait_for_session("signed_out").await;
@@ -569,6 +569,8 @@ async fn after_an_unconfirmed_sign_out_the_window_says_the_next_sign_in_asks_for
     assert_eq!(mock.sessions(), []);
     driver.click("#sign-in").await;
     assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    // The app asked Okta for a fresh sign-in (prompt=login).
+    desktop.wait_for_log("fresh_login=true", LIMIT);
     let sessions = mock.sessions();
     assert_eq!(
         sessions[0].authenticated_by,

@@ -197,6 +197,9 @@ pub struct Faults {
     /// The ID token of a `refresh_token` grant names another `sub` than the grant's person
     /// (OIDC Core 12.2 requires the same `iss` and `sub` as the original ID token).
     pub refresh_changes_subject: bool,
+    /// The ID token of a `refresh_token` grant names another authorization server of the org
+    /// as its `iss` (OIDC Core 12.2 again).
+    pub refresh_changes_issuer: bool,
 }
 
 impl Faults {

@@ -58,6 +58,9 @@ struct Cli {
     /// ID tokens of refresh_token grants name another `sub` than the grant's person.
     #[arg(long)]
     refresh_changes_subject: bool,
+    /// ID tokens of refresh_token grants name another authorization server as `iss`.
+    #[arg(long)]
+    refresh_changes_issuer: bool,
     /// ID token lifetime in seconds.
     #[arg(long, value_name = "SECS")]
     id_token_lifetime: Option<u64>,
@@ -116,6 +119,7 @@ impl Cli {
         faults.logout_interstitial |= self.logout_interstitial;
         faults.malformed_discovery |= self.malformed_discovery;
         faults.refresh_changes_subject |= self.refresh_changes_subject;
+        faults.refresh_changes_issuer |= self.refresh_changes_issuer;
         faults.authorization_response_iss = self
             .authorization_response_iss
             .unwrap_or(faults.authorization_response_iss);

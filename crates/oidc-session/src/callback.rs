@@ -56,7 +56,7 @@ pub struct Callback {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Ignored {
-    /// Not a URL, or not one of the app's two callback URIs.
+    /// Not a URL, not one of the app's two callback URIs, or one naming two issuers.
     #[error("not a callback of this app")]
     NotACallback,
     /// A callback without a `state`, or with more than one.
@@ -130,6 +130,10 @@ impl Callback {
         let state = single("state")
             .filter(|state| !state.is_empty())
             .ok_or(Ignored::NoState)?;
+        // Two issuers in one answer cannot both be checked (RFC 9207).
+        if url.query_pairs().filter(|(key, _)| key == "iss").count() > 1 {
+            return Err(Ignored::NotACallback);
+        }
         let result = match (single("error"), single("code"), kind) {
             (Some(code), _, _) => CallbackResult::Error {
                 code,
@@ -282,6 +286,7 @@ mod tests {
             "com.example.oktasignout:/call\tback?code=a&state=b",
             "com.example.oktasignout:/logout/../callback?code=a&state=b",
             "com.example.oktasignout:/logout/%2e%2e/callback?code=a&state=b",
+            "com.example.oktasignout:/callback?code=a&state=b&iss=https%3A%2F%2Fa&iss=https%3A%2F%2Fb",
         ] {
             assert_eq!(parse(link).err(), Some(Ignored::NotACallback), "{link}");
         }

@@ -37,6 +37,22 @@ pub enum SessionError {
         /// The issuer discovery names.
         discovered: String,
     },
+    /// No discovery document answers at the configured issuer: it is not an issuer.
+    #[error("{issuer} is not an Okta authorization server ({reason}): the issuer in config.toml is https://{{your org}}.okta.com (the org server) or https://{{your org}}.okta.com/oauth2/{{server id}} (a custom one), exactly as its discovery document names it")]
+    NotAnIssuer {
+        /// The configured issuer.
+        issuer: String,
+        /// What answered instead.
+        reason: String,
+    },
+    /// Okta's certificate is signed by a CA the app does not trust.
+    #[error("Okta's certificate at {issuer} is not trusted: install your organization's CA certificate in the system's certificate store, or name it in ca_file")]
+    UntrustedCertificate {
+        /// The configured issuer.
+        issuer: String,
+        /// The TLS error.
+        source: BoxError,
+    },
     /// The IdP's discovery document could not be fetched or read, or lacks an endpoint.
     #[error("cannot reach Okta at {issuer}")]
     Discovery {
@@ -67,16 +83,19 @@ pub enum SessionError {
     RefreshUnavailable,
     /// A sign-in answer does not name the issuer it was asked of (RFC 9207): it may come from
     /// another authorization server, so it was not used.
-    #[error("the sign-in answer {} instead of {expected}, so it was not used; try again", .received.as_deref().map(|issuer| format!("names the issuer {issuer}")).unwrap_or_else(|| "names no issuer".to_owned()))]
+    #[error("Okta's sign-in answer {} instead of {expected}, so it was not used. If this keeps happening, tell your IT administrator", .received.as_deref().map(|issuer| format!("named the issuer {issuer}")).unwrap_or_else(|| "named no issuer".to_owned()))]
     ResponseIssuer {
         /// The configured issuer.
         expected: String,
         /// The `iss` the answer carried, if any.
         received: Option<String>,
     },
-    /// A refreshed ID token names another person than the one signed in (OIDC Core 12.2).
-    #[error("Okta answered a refresh for another person than the one signed in")]
-    SubjectChanged,
+    /// A refreshed ID token names another person, or another issuer, than the one signed in
+    /// (OIDC Core 12.2).
+    #[error(
+        "Okta renewed the session for another person or another Okta than the one you signed in to"
+    )]
+    IdentityChanged,
     /// The ID token failed validation.
     #[error("Okta's answer could not be verified")]
     InvalidIdToken(#[source] BoxError),
@@ -116,14 +135,16 @@ impl SessionError {
             Self::CaFile { .. }
             | Self::CaCertificate(_)
             | Self::HttpClient(_)
-            | Self::IssuerMismatch { .. } => "configuration",
+            | Self::IssuerMismatch { .. }
+            | Self::NotAnIssuer { .. }
+            | Self::UntrustedCertificate { .. } => "configuration",
             Self::Discovery { .. } => "discovery",
             Self::Network(_) => "network",
             Self::IdpError { .. } => "idp_error",
             Self::GrantRejected { .. } => "grant_rejected",
             Self::RefreshUnavailable => "refresh_unavailable",
             Self::ResponseIssuer { .. } => "response_issuer",
-            Self::SubjectChanged => "subject_changed",
+            Self::IdentityChanged => "identity_changed",
             Self::InvalidIdToken(_) => "invalid_id_token",
             Self::Browser(_) => "browser",
             Self::Keychain(VaultError::Unavailable(_)) => "keychain_unavailable",

@@ -130,6 +130,26 @@ fn tls_config(extra_root_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, Ses
         .with_no_client_auth())
 }
 
+/// Whether `error` is TLS refusing the server's certificate. rustls's error sits inside an
+/// `io::Error`, whose `source` skips it, so the chain is searched through `get_ref` too.
+fn is_untrusted_certificate(error: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        let inner = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        let tls = inner
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .or_else(|| current.downcast_ref::<rustls::Error>());
+        if matches!(tls, Some(rustls::Error::InvalidCertificate(_))) {
+            return true;
+        }
+        cause = inner.or_else(|| current.source());
+    }
+    false
+}
+
 /// Every certificate of a PEM file or bundle; an error when it holds none or a broken one.
 fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, SessionError> {
     let certificates = CertificateDer::pem_slice_iter(pem)
@@ -244,8 +264,23 @@ impl Provider {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|error| failed(Box::new(error)))?;
+            .map_err(|error| {
+                if is_untrusted_certificate(&error) {
+                    SessionError::UntrustedCertificate {
+                        issuer: issuer.to_string(),
+                        source: Box::new(error),
+                    }
+                } else {
+                    failed(Box::new(error))
+                }
+            })?;
         let status = response.status();
+        if status.is_client_error() {
+            return Err(SessionError::NotAnIssuer {
+                issuer: issuer.to_string(),
+                reason: format!("HTTP {status} at {url}"),
+            });
+        }
         if !status.is_success() {
             return Err(failed(format!("HTTP {status} at {url}").into()));
         }
@@ -371,7 +406,13 @@ impl Provider {
         refresh_token: &RefreshToken,
         id_token: &IdToken,
         subject: &str,
-    ) -> Result<(SessionTokens, Option<UserClaims>), SessionError> {
+    ) -> Result<(SessionTokens, Option<UserClaims>), RefreshError> {
+        // Read before asking Okta, so that nothing is issued in vain.
+        let id_token: CoreIdToken = id_token.secret().parse().map_err(|error| {
+            SessionError::InvalidIdToken(
+                format!("the stored ID token is unreadable: {error}").into(),
+            )
+        })?;
         let response = self
             .client
             .exchange_refresh_token(&openidconnect::RefreshToken::new(
@@ -383,23 +424,23 @@ impl Provider {
             .map_err(token_error)?;
         match response.id_token() {
             Some(fresh_id_token) => {
-                let claims = self
-                    .verify_id_token(fresh_id_token, &response, None)
-                    .await?;
-                if claims.subject != subject {
-                    return Err(SessionError::SubjectChanged);
-                }
+                // Okta has issued the tokens, and may have rotated the refresh token away:
+                // an answer the app cannot use leaves live tokens to revoke.
+                let unusable = |error| RefreshError {
+                    error,
+                    issued: Some(tokens_from(&response, fresh_id_token, None)),
+                };
+                let claims = match self.verify_id_token(fresh_id_token, &response, None).await {
+                    Ok(claims) if claims.subject == subject => claims,
+                    Ok(_) | Err(IdTokenProblem::OtherIssuer) => {
+                        return Err(unusable(SessionError::IdentityChanged))
+                    }
+                    Err(problem) => return Err(unusable(problem.into())),
+                };
                 let tokens = tokens_from(&response, fresh_id_token, Some(refresh_token));
                 Ok((tokens, Some(claims)))
             }
-            None => {
-                let id_token: CoreIdToken = id_token.secret().parse().map_err(|error| {
-                    SessionError::InvalidIdToken(
-                        format!("the stored ID token is unreadable: {error}").into(),
-                    )
-                })?;
-                Ok((tokens_from(&response, &id_token, Some(refresh_token)), None))
-            }
+            None => Ok((tokens_from(&response, &id_token, Some(refresh_token)), None)),
         }
     }
 
@@ -528,16 +569,15 @@ impl Provider {
         id_token: &CoreIdToken,
         response: &CoreTokenResponse,
         nonce: Option<&Nonce>,
-    ) -> Result<UserClaims, SessionError> {
+    ) -> Result<UserClaims, IdTokenProblem> {
         let known = self.keys.lock().await.set.clone();
-        let verified = match self.check_id_token(id_token, response, nonce, known) {
+        match self.check_id_token(id_token, response, nonce, known) {
             Err(IdTokenProblem::UnknownKey) => {
                 let keys = self.refetch_keys().await;
                 self.check_id_token(id_token, response, nonce, keys)
             }
             verified => verified,
-        };
-        verified.map_err(|problem| SessionError::InvalidIdToken(problem.into()))
+        }
     }
 
     fn check_id_token(
@@ -557,6 +597,7 @@ impl Provider {
             ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             ) => IdTokenProblem::UnknownKey,
+            ClaimsVerificationError::InvalidIssuer(_) => IdTokenProblem::OtherIssuer,
             error => IdTokenProblem::Invalid(Box::new(error)),
         })?;
         if let Some(expected) = claims.access_token_hash() {
@@ -589,8 +630,9 @@ impl Provider {
     }
 
     /// Okta's signing keys after a token named one the app has not seen: fetched again,
-    /// unless a fetch for that reason happened less than [`KEY_REFETCH_INTERVAL`] ago (then
-    /// the keys as they are, which that fetch may have brought up to date).
+    /// unless such a fetch succeeded less than [`KEY_REFETCH_INTERVAL`] ago (then the keys as
+    /// they are, which that fetch may have brought up to date). The limit keeps the app's own
+    /// retries from asking Okta for its keys over and over.
     async fn refetch_keys(&self) -> CoreJsonWebKeySet {
         let mut keys = self.keys.lock().await;
         if keys
@@ -600,11 +642,11 @@ impl Provider {
             tracing::warn!("a token names an unknown signing key; Okta's keys were fetched again less than a minute ago");
             return keys.set.clone();
         }
-        keys.refetched_at = Some(Instant::now());
         match JsonWebKeySet::fetch_async(&self.jwks_uri, &self.http).await {
             Ok(set) => {
                 tracing::info!("a token names an unknown signing key; fetched Okta's keys again");
                 keys.set = set;
+                keys.refetched_at = Some(Instant::now());
             }
             Err(error) => {
                 tracing::warn!(error = %error_chain(&error), "could not fetch Okta's signing keys again");
@@ -620,9 +662,36 @@ enum IdTokenProblem {
     /// It is signed with a key that is not among Okta's keys as the app knows them.
     #[error("the ID token is signed with a key Okta does not publish")]
     UnknownKey,
+    /// It names another issuer.
+    #[error("the ID token names another issuer")]
+    OtherIssuer,
     /// It failed another check.
     #[error(transparent)]
     Invalid(BoxError),
+}
+
+impl From<IdTokenProblem> for SessionError {
+    fn from(problem: IdTokenProblem) -> Self {
+        SessionError::InvalidIdToken(Box::new(problem))
+    }
+}
+
+/// A refresh that failed; when Okta answered but the app cannot use the answer, the tokens it
+/// issued, which are live (and may have replaced the refresh token), to be revoked.
+pub(crate) struct RefreshError {
+    /// What went wrong.
+    pub(crate) error: SessionError,
+    /// The tokens Okta issued with an answer the app cannot use.
+    pub(crate) issued: Option<SessionTokens>,
+}
+
+impl From<SessionError> for RefreshError {
+    fn from(error: SessionError) -> Self {
+        Self {
+            error,
+            issued: None,
+        }
+    }
 }
 
 fn user_claims(claims: &CoreIdTokenClaims) -> UserClaims {

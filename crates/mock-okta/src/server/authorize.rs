@@ -9,7 +9,6 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::{found, session_cookie, start_session_cookie, with_query, AuthServer, SharedState};
-use crate::config::DEFAULT_AUTHORIZATION_SERVER;
 use crate::faults::AuthorizationResponseIss;
 use crate::pages;
 use crate::store::{Authentication, AuthorizationRequest, Session};
@@ -57,13 +56,7 @@ fn response_issuer(state: &SharedState, server: &AuthServer) -> Option<String> {
     match state.faults().authorization_response_iss {
         AuthorizationResponseIss::Sent => Some(server.issuer(&state.urls)),
         AuthorizationResponseIss::NotSupported | AuthorizationResponseIss::Omitted => None,
-        AuthorizationResponseIss::OtherIssuer => {
-            let other = match server {
-                AuthServer::Org => AuthServer::Custom(DEFAULT_AUTHORIZATION_SERVER.to_owned()),
-                AuthServer::Custom(_) => AuthServer::Org,
-            };
-            Some(other.issuer(&state.urls))
-        }
+        AuthorizationResponseIss::OtherIssuer => Some(server.another().issuer(&state.urls)),
     }
 }
 

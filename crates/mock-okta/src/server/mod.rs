@@ -20,7 +20,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use url::Url;
 
-use crate::config::{Config, Lifetimes};
+use crate::config::{Config, Lifetimes, DEFAULT_AUTHORIZATION_SERVER};
 use crate::faults::{Endpoint, Faults};
 use crate::keys::KeyStore;
 use crate::pages;
@@ -167,6 +167,15 @@ impl AuthServer {
         match self {
             AuthServer::Org => base.to_owned(),
             AuthServer::Custom(id) => format!("{base}/oauth2/{id}"),
+        }
+    }
+
+    /// Another authorization server of the same org: the `default` one for the org server,
+    /// the org server for a custom one (what a mix-up or a misbehaving IdP would name).
+    pub(crate) fn another(&self) -> AuthServer {
+        match self {
+            AuthServer::Org => AuthServer::Custom(DEFAULT_AUTHORIZATION_SERVER.to_owned()),
+            AuthServer::Custom(_) => AuthServer::Org,
         }
     }
 

@@ -149,6 +149,8 @@ struct Grant<'a> {
     grant_id: String,
     /// `sub` of the ID token: the person's, unless a fault changes it.
     id_token_subject: String,
+    /// `iss` of the ID token when a fault makes it another server's.
+    id_token_issuer: Option<String>,
 }
 
 enum RefreshTokenPlan {
@@ -216,6 +218,7 @@ fn code_grant<'a>(
         refresh_token,
         grant_id: random_id("grant."),
         id_token_subject: user.sub.clone(),
+        id_token_issuer: None,
     })
 }
 
@@ -276,7 +279,8 @@ fn refresh_grant<'a>(
         RefreshTokenPlan::Keep(presented.to_owned())
     };
     let user = state.config.user(&record.username).ok_or_else(invalid)?;
-    let id_token_subject = if state.faults().refresh_changes_subject {
+    let faults = state.faults();
+    let id_token_subject = if faults.refresh_changes_subject {
         another_subject(&state.config, user)
     } else {
         user.sub.clone()
@@ -291,6 +295,9 @@ fn refresh_grant<'a>(
         refresh_token,
         grant_id: record.grant_id,
         id_token_subject,
+        id_token_issuer: faults
+            .refresh_changes_issuer
+            .then(|| server.another().issuer(&state.urls)),
     })
 }
 
@@ -419,7 +426,7 @@ fn issue_tokens(
         let id_token = key.sign(&IdTokenClaims {
             ver: 1,
             jti: random_id("ID."),
-            iss: &issuer,
+            iss: grant.id_token_issuer.as_deref().unwrap_or(&issuer),
             aud: &grant.client_id,
             sub: &grant.id_token_subject,
             iat: now.unix_timestamp(),

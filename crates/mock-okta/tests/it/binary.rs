@@ -99,6 +99,7 @@ async fn binary_help_and_bad_config_are_clear() {
         "--logout-interstitial",
         "--authorization-response-iss",
         "--refresh-changes-subject",
+        "--refresh-changes-issuer",
         "--refresh-token-grace",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");

@@ -494,14 +494,7 @@ async fn refreshed_id_tokens_keep_the_subject_unless_the_fault_changes_it() {
     let mock = start().await;
     let browser = Browser::for_mock(&mock).unwrap();
     let first = signed_in_tokens(&mock, &browser).await;
-    let subject = |tokens: &TokenResponse| {
-        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(
-            tokens.id_token.as_deref().unwrap(),
-        )
-        .unwrap()
-        .claims["sub"]
-            .clone()
-    };
+    let subject = |tokens: &TokenResponse| id_token_claim(tokens, "sub");
     assert_eq!(subject(&first), "00u1ada0000000000001");
     let second = refreshed(&mock, first.refresh_token.as_deref().unwrap()).await;
     assert_eq!(subject(&second), subject(&first));
@@ -516,6 +509,31 @@ async fn refreshed_id_tokens_keep_the_subject_unless_the_fault_changes_it() {
         subject(&signed_in_tokens(&mock, &browser).await),
         subject(&first)
     );
+}
+
+#[tokio::test]
+async fn refreshed_id_tokens_keep_the_issuer_unless_the_fault_changes_it() {
+    let mock = start().await;
+    let browser = Browser::for_mock(&mock).unwrap();
+    let first = signed_in_tokens(&mock, &browser).await;
+    assert_eq!(id_token_claim(&first, "iss"), mock.issuer().as_str());
+    mock.update_faults(|faults| faults.refresh_changes_issuer = true);
+    let second = refreshed(&mock, first.refresh_token.as_deref().unwrap()).await;
+    assert_eq!(id_token_claim(&second, "iss"), mock.org_issuer());
+    assert_eq!(
+        id_token_claim(&second, "sub"),
+        id_token_claim(&first, "sub")
+    );
+}
+
+/// Claim `name` of the response's ID token, read without verification.
+fn id_token_claim(tokens: &TokenResponse, name: &str) -> serde_json::Value {
+    jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(
+        tokens.id_token.as_deref().unwrap(),
+    )
+    .unwrap()
+    .claims[name]
+        .clone()
 }
 
 #[tokio::test]

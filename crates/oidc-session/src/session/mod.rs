@@ -52,8 +52,12 @@ pub enum SignedOutReason {
     /// person's sessions, Universal Logout, reuse of a rotated refresh token, or the person
     /// was deactivated.
     EndedByOrganization,
-    /// Okta renewed the session for another person than the one signed in.
+    /// Okta renewed the session for another person, or as another issuer, than the one
+    /// signed in.
     IdentityChanged,
+    /// Okta's answer to a renewal could not be verified (e.g. signed with a key it does not
+    /// publish).
+    UnverifiedAnswer,
     /// The session reached its absolute timeout.
     Expired,
     /// The session was unused for longer than the idle timeout.

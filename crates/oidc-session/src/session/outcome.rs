@@ -95,8 +95,9 @@ const EXPIRED_HINT: &str = " Your ID token had expired and could not be renewed,
                             the expired one as the sign-out hint.";
 const REVOCATION_PENDING: &str =
     " Your tokens are not revoked yet: the app keeps trying until Okta takes them.";
-const PASSWORD_REQUIRED: &str = " The next sign-in here asks for a password, so that \
-                                 this browser's Okta session cannot sign anyone in silently.";
+const PASSWORD_REQUIRED: &str = " The next sign-in here asks you to sign in to Okta again, \
+                                 so that this browser's Okta session cannot sign anyone in \
+                                 silently.";
 
 impl SignOutOutcome {
     /// The outcome of a `mode` sign-out that ended with `ending`. `post_logout_redirect_uri`
@@ -218,9 +219,9 @@ mod tests {
             .message
             .contains("Okta reported: The session could not be ended."));
         assert!(outcome.message.contains("expired"));
-        assert!(outcome
-            .message
-            .contains("until Okta takes them. The next sign-in here asks for a password"));
+        assert!(outcome.message.contains(
+            "until Okta takes them. The next sign-in here asks you to sign in to Okta again"
+        ));
         let timed_out = SignOutOutcome::new(
             SignOutMode::Full,
             Ending::TimedOut,

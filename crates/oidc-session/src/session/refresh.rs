@@ -14,6 +14,7 @@ use super::revocation::{FIRST_RETRY, MAX_RETRY};
 use super::{SessionManager, SignedOutReason, State};
 use crate::error::{error_chain, SessionError};
 use crate::journal::SignOutMode;
+use crate::provider::RefreshError;
 use crate::tokens::StoredSession;
 use crate::vault::PendingSignOut;
 
@@ -22,20 +23,27 @@ use crate::vault::PendingSignOut;
 const REFRESH_LEAD: Duration = Duration::from_secs(60);
 /// The least time between two refreshes, whatever lifetime Okta gives the tokens.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest the background refresh sleeps before it looks at the clock again.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
 
 impl SessionManager {
-    /// Renews `session`'s tokens with its refresh token and stores them.
+    /// Renews `session`'s tokens with its refresh token and stores them. A keychain that
+    /// cannot store them is logged: the renewed session is the one to use, its refresh token
+    /// perhaps the only live one, and the next store saves it.
     pub(super) async fn refresh(
         &self,
         session: &StoredSession,
     ) -> Result<StoredSession, SessionError> {
         let refreshed = self.renewed(session).await?;
-        self.store(&refreshed, true).await?;
+        if let Err(error) = self.store(&refreshed, true).await {
+            tracing::error!(error = %error_chain(&error), "could not store the refreshed tokens");
+        }
         tracing::info!("tokens refreshed");
         Ok(refreshed)
     }
 
-    /// `session` with new tokens from Okta; nothing is stored.
+    /// `session` with new tokens from Okta; nothing is stored. Tokens that Okta issued with an
+    /// answer the app cannot use are queued for revocation.
     async fn renewed(&self, session: &StoredSession) -> Result<StoredSession, SessionError> {
         // Okta first: offline, the session is kept whether it can be refreshed or not.
         let provider = self.provider().await?;
@@ -44,52 +52,59 @@ impl SessionManager {
             .refresh_token
             .as_ref()
             .ok_or(SessionError::RefreshUnavailable)?;
-        let (tokens, user) = provider
+        let refreshed = provider
             .refresh(
                 refresh_token,
                 &session.tokens.id_token,
                 &session.user.subject,
             )
-            .await?;
-        Ok(StoredSession {
-            tokens,
-            user: user.unwrap_or_else(|| session.user.clone()),
-            signed_in_at: session.signed_in_at,
-        })
+            .await;
+        match refreshed {
+            Ok((tokens, user)) => Ok(StoredSession {
+                tokens,
+                user: user.unwrap_or_else(|| session.user.clone()),
+                signed_in_at: session.signed_in_at,
+            }),
+            Err(RefreshError { error, issued }) => {
+                if let Some(issued) = issued {
+                    self.queue_unused(&issued).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether a failed refresh ends the session, and why: Okta refused to renew it, or
+    /// answered with what the app cannot use. When Okta named another person, the next
+    /// sign-in must ask for a password. Anything else (offline, Okta in trouble, the keychain)
+    /// leaves the session for a retry.
+    pub(super) fn session_ending(&self, error: &SessionError) -> Option<SignedOutReason> {
+        let reason = match error {
+            SessionError::GrantRejected { .. } => SignedOutReason::EndedByOrganization,
+            // E.g. invalid_client: the app is no longer allowed to renew sessions.
+            SessionError::IdpError { code, .. }
+                if !matches!(code.as_str(), "temporarily_unavailable" | "server_error") =>
+            {
+                SignedOutReason::EndedByOrganization
+            }
+            SessionError::RefreshUnavailable => SignedOutReason::EndedElsewhere,
+            SessionError::IdentityChanged => {
+                self.require_fresh_login(true);
+                SignedOutReason::IdentityChanged
+            }
+            SessionError::InvalidIdToken(_) => SignedOutReason::UnverifiedAnswer,
+            _ => return None,
+        };
+        tracing::warn!(?reason, error = %error_chain(error), "the session cannot be renewed; signing out of the app");
+        Some(reason)
     }
 
     /// Renews the signed-in session's tokens now (the background refresh does this before
     /// the access token expires). A sign-out that begins meanwhile wins: the new tokens are
     /// then queued for revocation instead of stored. When Okta refuses (the organization
-    /// ended the session) or answers for another person, the app signs out of itself.
+    /// ended the session) or answers with what the app cannot use, the app signs out of
+    /// itself, unless that session already ended another way.
     pub async fn refresh_now(&self) -> Result<(), SessionError> {
-        let result = self.try_refresh().await;
-        let ended = match &result {
-            Err(SessionError::GrantRejected { description }) => {
-                tracing::info!(
-                    ?description,
-                    "Okta refused to renew the session: the organization ended it"
-                );
-                Some(SignedOutReason::EndedByOrganization)
-            }
-            Err(SessionError::SubjectChanged) => {
-                tracing::error!("Okta renewed the session for another person; signing out");
-                Some(SignedOutReason::IdentityChanged)
-            }
-            _ => None,
-        };
-        if let Some(reason) = ended {
-            if let Err(error) = self
-                .sign_out_because(SignOutMode::AppOnly, Some(reason))
-                .await
-            {
-                tracing::warn!(error = %error_chain(&error), "could not sign out of the app");
-            }
-        }
-        result
-    }
-
-    async fn try_refresh(&self) -> Result<(), SessionError> {
         let (session, sign_outs) = {
             let state = self.state.lock().expect("session state poisoned");
             let State::SignedIn(session) = &*state else {
@@ -97,7 +112,30 @@ impl SessionManager {
             };
             (session.clone(), self.sign_outs_begun.load(Ordering::SeqCst))
         };
-        let refreshed = self.renewed(&session).await?;
+        let result = self.refresh_signed_in(&session, sign_outs).await;
+        if let Some(reason) = result
+            .as_ref()
+            .err()
+            .and_then(|error| self.session_ending(error))
+        {
+            let ended = self
+                .sign_out_because(SignOutMode::AppOnly, Some(reason), Some(sign_outs))
+                .await;
+            if let Err(error) = ended {
+                tracing::warn!(error = %error_chain(&error), "could not sign out of the app");
+            }
+        }
+        result
+    }
+
+    /// Renews `session`, signed in while `sign_outs` sign-outs had begun, and stores it unless
+    /// a sign-out begins meanwhile.
+    async fn refresh_signed_in(
+        &self,
+        session: &StoredSession,
+        sign_outs: u64,
+    ) -> Result<(), SessionError> {
+        let refreshed = self.renewed(session).await?;
         let stored = refreshed.clone();
         let sign_outs_begun = self.sign_outs_begun.clone();
         let kept = self
@@ -114,7 +152,6 @@ impl SessionManager {
                     vault.delete()?;
                 }
                 vault.update_pending(|pending| {
-                    pending.staged.clear();
                     pending.merge(PendingSignOut {
                         id_token: None,
                         ..PendingSignOut::from_tokens(&stored.tokens)
@@ -122,12 +159,14 @@ impl SessionManager {
                 })?;
                 Ok(false)
             })
-            .await?;
-        if !kept {
+            .await;
+        if let Ok(false) = kept {
             tracing::info!("a sign-out began during the refresh; its tokens are queued");
             self.revocations_queued.notify_one();
             return Ok(());
         }
+        // Kept, or the keychain failed: either way the new tokens are the session's now (the
+        // old refresh token may be rotated away), and the next store saves them.
         let mut state = self.state.lock().expect("session state poisoned");
         if let State::SignedIn(current) = &mut *state {
             if self.sign_outs_begun.load(Ordering::SeqCst) == sign_outs {
@@ -135,6 +174,7 @@ impl SessionManager {
                 self.announce(&state);
             }
         }
+        kept?;
         tracing::info!("tokens refreshed");
         Ok(())
     }
@@ -151,9 +191,12 @@ impl SessionManager {
                 due = self.refresh_due();
                 retry = FIRST_RETRY;
             }
+            // Wall-clock time, checked at least every MAX_SLEEP: a suspended machine's sleep
+            // counts, and a refresh due meanwhile happens soon after it wakes.
             let wait = due.map(|due: SystemTime| {
                 due.duration_since(SystemTime::now())
                     .unwrap_or(Duration::ZERO)
+                    .min(MAX_SLEEP)
             });
             tokio::select! {
                 changed = changes.changed() => {
@@ -166,13 +209,15 @@ impl SessionManager {
                 }
                 () = sleep_for(wait) => {}
             }
+            if due.is_some_and(|due| SystemTime::now() < due) {
+                continue;
+            }
             match self.refresh_now().await {
-                Ok(())
-                | Err(
-                    SessionError::NotSignedIn
-                    | SessionError::GrantRejected { .. }
-                    | SessionError::SubjectChanged,
-                ) => due = None,
+                Ok(()) | Err(SessionError::NotSignedIn) => due = None,
+                Err(error) if self.is_signed_out() => {
+                    tracing::debug!(error = %error_chain(&error), "the refresh ended the session");
+                    due = None;
+                }
                 // Offline, or Okta in trouble: the session stays, the refresh is tried again.
                 Err(error) => {
                     tracing::warn!(error = %error_chain(&error), retry_in = ?retry, "could not refresh the tokens");
@@ -181,6 +226,14 @@ impl SessionManager {
                 }
             }
         }
+    }
+
+    /// Whether nobody is signed in (or a sign-out runs).
+    fn is_signed_out(&self) -> bool {
+        !matches!(
+            *self.state.lock().expect("session state poisoned"),
+            State::SignedIn(_)
+        )
     }
 
     /// When the signed-in session's tokens are next due for renewal; `None` when signed out

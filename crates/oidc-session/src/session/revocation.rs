@@ -41,6 +41,16 @@ impl SessionManager {
         }
     }
 
+    /// Queues tokens that Okta issued but no session will use.
+    pub(super) async fn queue_unused(&self, tokens: &SessionTokens) {
+        self.queue_tokens(PendingSignOut {
+            id_token: None,
+            ..PendingSignOut::from_tokens(tokens)
+        })
+        .await;
+        self.revocations_queued.notify_one();
+    }
+
     /// Ends a stored session that will not be restored (expired, or dead at Okta): it leaves
     /// the keychain, and its tokens are queued for revocation.
     pub(super) async fn discard(&self, tokens: SessionTokens) -> Result<(), VaultError> {

@@ -18,8 +18,7 @@ impl SessionManager {
     /// confirm the end of Okta's session in the browser, Okta is asked for a password
     /// (`prompt=login`), so that the surviving session signs nobody in silently.
     pub async fn sign_in(&self) -> Result<UserClaims, SessionError> {
-        let fresh_login = self.fresh_login_required.load(Ordering::SeqCst);
-        self.sign_in_asking(fresh_login).await
+        self.sign_in_asking(false).await
     }
 
     /// Signs in as someone else than the browser's Okta session: Okta asks for a password
@@ -28,10 +27,12 @@ impl SessionManager {
         self.sign_in_asking(true).await
     }
 
-    async fn sign_in_asking(&self, fresh_login: bool) -> Result<UserClaims, SessionError> {
+    /// A sign-in, with `prompt=login` when `another_account` is asked for or a sign-out left
+    /// the browser's Okta session untrusted.
+    async fn sign_in_asking(&self, another_account: bool) -> Result<UserClaims, SessionError> {
         self.restored().await?;
         let (cancel, cancelled) = oneshot::channel();
-        {
+        let fresh_login = {
             let mut state = self.state.lock().expect("session state poisoned");
             match &*state {
                 State::SignedOut(_) => {}
@@ -43,7 +44,9 @@ impl SessionManager {
             *state = State::SigningIn {
                 cancel: Some(cancel),
             };
-        }
+            // Read once signed out: a sign-out or a restore sets it before that.
+            another_account || self.fresh_login_required.load(Ordering::SeqCst)
+        };
         self.report_state();
         let result = self.run_sign_in(fresh_login, cancelled).await;
         self.callbacks.forget(CallbackKind::SignIn);
@@ -96,7 +99,12 @@ impl SessionManager {
             CallbackResult::SignedOut => unreachable!("sign-in waits for sign-in callbacks only"),
         };
         // Even an error is only believed from the issuer asked.
-        provider.check_response_issuer(issuer.as_deref())?;
+        if let Err(refused) = provider.check_response_issuer(issuer.as_deref()) {
+            if let Err(error) = &code {
+                tracing::warn!(%error, "the sign-in answer with the wrong issuer carried this error");
+            }
+            return Err(refused);
+        }
         let code = code?;
         let (tokens, user) = provider.exchange_code(code, request).await?;
         let session = StoredSession {

@@ -17,7 +17,7 @@ use super::{SessionManager, SignOutOutcome, SignedOutReason, State};
 use crate::callback::{CallbackKind, CallbackResult};
 use crate::error::{error_chain, SessionError};
 use crate::journal::{JournalRecord, SignOutMode, SignOutStep};
-use crate::provider::{EndSessionError, Provider, RevocationError};
+use crate::provider::{EndSessionError, Provider, RefreshError, RevocationError};
 use crate::secret::Sensitive;
 use crate::tokens::{IdToken, RevocableToken, StoredSession};
 use crate::vault::{PendingSignOut, TokenVault};
@@ -27,16 +27,19 @@ impl SessionManager {
     /// reported once, through [`super::SessionEvents::signed_out`]. Signing out while signed
     /// out, or while a sign-out runs, does nothing; during a sign-in it is refused.
     pub async fn sign_out(&self, mode: SignOutMode) -> Result<(), SessionError> {
-        self.sign_out_because(mode, None).await
+        self.sign_out_because(mode, None, None).await
     }
 
     /// A sign-out, step by step; `reason` is why the app signs out by itself, if it does.
+    /// With `sign_outs`, only the session that was signed in while that many sign-outs had
+    /// begun is signed out: a later one is not the one the reason is about.
     pub(super) async fn sign_out_because(
         &self,
         mode: SignOutMode,
         reason: Option<SignedOutReason>,
+        sign_outs: Option<u64>,
     ) -> Result<(), SessionError> {
-        let Some((session, cancelled)) = self.begin_sign_out()? else {
+        let Some((session, cancelled)) = self.begin_sign_out(sign_outs)? else {
             return Ok(());
         };
         tracing::info!(?mode, "signing out");
@@ -64,6 +67,11 @@ impl SessionManager {
             // 3. Okta, discovered (a fresh start has not yet).
             let provider = match self.provider().await {
                 Ok(provider) => provider,
+                // A setting to fix, not an outage.
+                Err(error) if error.code() == "configuration" => {
+                    tracing::error!(error = %error_chain(&error), "Okta cannot be used; revocation queued");
+                    return Ending::PreflightFailed(error.to_string());
+                }
                 Err(error) => {
                     tracing::warn!(error = %error_chain(&error), "Okta cannot be reached; revocation queued");
                     return Ending::Offline;
@@ -164,12 +172,17 @@ impl SessionManager {
 
     /// Takes the signed-in session out of the state, which says "signing out" from now on,
     /// with a receiver that hears when the person stops waiting. `None` when there is nothing
-    /// to sign out of (signed out, or a sign-out runs); an error during a sign-in.
+    /// to sign out of (signed out, a sign-out runs, or a sign-out began since `sign_outs`);
+    /// an error during a sign-in.
     fn begin_sign_out(
         &self,
+        sign_outs: Option<u64>,
     ) -> Result<Option<(StoredSession, oneshot::Receiver<()>)>, SessionError> {
         let (cancel, cancelled) = oneshot::channel();
         let mut state = self.state.lock().expect("session state poisoned");
+        if sign_outs.is_some_and(|seen| seen != self.sign_outs_begun.load(Ordering::SeqCst)) {
+            return Ok(None);
+        }
         let signing_out = State::SigningOut {
             cancel: Some(cancel),
         };
@@ -228,13 +241,22 @@ impl SessionManager {
             let keychain = self.keychain.clone();
             let retries = self.revocations_queued.clone();
             async move {
-                let fresh = match provider.refresh(&refresh_token, &id_token, &subject).await {
-                    Ok((fresh, _)) => PendingSignOut::from_tokens(&fresh),
-                    Err(error) => {
-                        let _ = answer.send(Err(error));
-                        return;
-                    }
-                };
+                let (fresh, failure) =
+                    match provider.refresh(&refresh_token, &id_token, &subject).await {
+                        Ok((fresh, _)) => (PendingSignOut::from_tokens(&fresh), None),
+                        // What Okta issued with an unusable answer is revoked all the same.
+                        Err(RefreshError {
+                            error,
+                            issued: Some(issued),
+                        }) => (PendingSignOut::from_tokens(&issued), Some(error)),
+                        Err(RefreshError {
+                            error,
+                            issued: None,
+                        }) => {
+                            let _ = answer.send(Err(error));
+                            return;
+                        }
+                    };
                 // The new ID token is this sign-out's hint, in memory: once the sign-out is over
                 // no one would take it out of the keychain again.
                 let queued = PendingSignOut {
@@ -247,7 +269,11 @@ impl SessionManager {
                 if let Err(error) = saved {
                     tracing::error!(error = %error_chain(&error), "could not queue the refreshed tokens");
                 }
-                if answer.send(Ok(fresh)).is_err() {
+                let answered = match failure {
+                    None => answer.send(Ok(fresh)),
+                    Some(error) => answer.send(Err(error)),
+                };
+                if answered.is_err() {
                     retries.notify_one();
                 }
             }

@@ -185,26 +185,13 @@ impl SessionManager {
         if session.tokens.access_expired(EXPIRY_MARGIN) {
             match self.refresh(&session).await {
                 Ok(refreshed) => session = refreshed,
-                Err(SessionError::GrantRejected { .. }) => {
-                    tracing::info!("Okta no longer accepts the stored session; signing out");
-                    return self
-                        .wipe(session, SignedOutReason::EndedByOrganization)
-                        .await;
-                }
-                Err(SessionError::RefreshUnavailable) => {
-                    tracing::info!("the stored session expired and cannot be renewed; signing out");
-                    return self.wipe(session, SignedOutReason::EndedElsewhere).await;
-                }
-                Err(SessionError::SubjectChanged) => {
-                    tracing::error!(
-                        "Okta renewed the stored session for another person; signing out"
-                    );
-                    return self.wipe(session, SignedOutReason::IdentityChanged).await;
-                }
-                // Offline now: keep the session; the next use refreshes it.
-                Err(error) => {
-                    tracing::warn!(error = %error_chain(&error), "could not refresh the restored session")
-                }
+                Err(error) => match self.session_ending(&error) {
+                    Some(reason) => return self.wipe(session, reason).await,
+                    // Offline now: keep the session; the background refresh tries again.
+                    None => {
+                        tracing::warn!(error = %error_chain(&error), "could not refresh the restored session")
+                    }
+                },
             }
         }
         tracing::info!("session restored");

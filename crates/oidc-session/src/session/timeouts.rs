@@ -25,7 +25,7 @@ impl SessionManager {
             if let Some(reason) = self.timed_out() {
                 tracing::info!(?reason, "session timeout: signing out of the app");
                 if let Err(error) = self
-                    .sign_out_because(SignOutMode::AppOnly, Some(reason))
+                    .sign_out_because(SignOutMode::AppOnly, Some(reason), None)
                     .await
                 {
                     tracing::warn!(error = %error_chain(&error), "could not sign out at the session timeout");

@@ -189,14 +189,29 @@ async fn unknown_signing_keys_are_fetched_at_most_once_a_minute() {
     harness.app.manager.refresh_now().await.unwrap();
 
     harness.mock.rotate_signing_key(false).await;
+    let issued_before = harness.mock.tokens().len();
     let error = harness.app.manager.refresh_now().await.unwrap_err();
     assert_eq!(error.code(), "invalid_id_token", "{error}");
     assert_eq!(harness.mock.requests_served(Endpoint::Keys), fetched + 1);
-    // An answer the app cannot verify yet does not end the session.
-    assert!(matches!(
+    // Okta rotated the refresh token away with that answer: the session cannot go on, and
+    // what Okta issued is revoked.
+    assert_eq!(
         harness.app.manager.view(),
-        SessionView::SignedIn { .. }
-    ));
+        signed_out_because(SignedOutReason::UnverifiedAnswer)
+    );
+    wait_until_tokens_are_dead(&harness, issued_before).await;
+}
+
+/// Waits until no access or refresh token that mock-okta issued after the first `skipped`
+/// is still usable.
+async fn wait_until_tokens_are_dead(harness: &Harness, skipped: usize) {
+    harness
+        .wait_until("the access and refresh tokens revoked", || {
+            harness.mock.tokens()[skipped..]
+                .iter()
+                .all(|token| token.kind == TokenKind::Id || token.state != TokenState::Active)
+        })
+        .await;
 }
 
 #[tokio::test]
@@ -268,7 +283,10 @@ async fn a_ca_only_the_system_store_knows_is_trusted() {
     let untrusted = child(None).await.unwrap();
     assert!(!untrusted.status.success());
     let output = String::from_utf8_lossy(&untrusted.stderr);
-    assert!(output.contains("cannot reach Okta"), "{output}");
+    assert!(
+        output.contains("Okta's certificate at") && output.contains("is not trusted"),
+        "{output}"
+    );
 }
 
 /// A whole sign-in with no `ca_file`: only the operating system's store can make Okta's
@@ -339,7 +357,7 @@ fn assert_password_required_after(harness: &Harness, kind: OutcomeKind) {
     assert!(outcome.password_required, "{}", outcome.message);
     assert!(outcome
         .message
-        .contains("next sign-in here asks for a password"));
+        .contains("next sign-in here asks you to sign in to Okta again"));
 }
 
 #[tokio::test]
@@ -516,10 +534,35 @@ async fn a_refresh_that_names_another_person_ends_the_session() {
         .mock
         .update_faults(|faults| faults.refresh_changes_subject = true);
     let error = harness.app.manager.refresh_now().await.unwrap_err();
-    assert_eq!(error.code(), "subject_changed", "{error}");
+    assert_eq!(error.code(), "identity_changed", "{error}");
+    assert_identity_change_ended_the_session(&harness).await;
+}
+
+#[tokio::test]
+async fn a_refresh_that_names_another_issuer_ends_the_session() {
+    let mut harness = Harness::start("refresh-issuer").await;
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    harness
+        .mock
+        .update_faults(|faults| faults.refresh_changes_issuer = true);
+    let error = harness.app.manager.refresh_now().await.unwrap_err();
+    assert_eq!(error.code(), "identity_changed", "{error}");
+    assert_identity_change_ended_the_session(&harness).await;
+}
+
+/// The app signed out for a refresh that named another person or issuer: nothing is left in
+/// the keychain, every token (those of that answer too) is revoked, and the next sign-in asks
+/// for a password.
+async fn assert_identity_change_ended_the_session(harness: &Harness) {
     assert_eq!(
         harness.app.manager.view(),
-        signed_out_because(SignedOutReason::IdentityChanged)
+        SessionView::SignedOut {
+            reason: Some(SignedOutReason::IdentityChanged),
+            signing_out: false,
+            password_required: true,
+        }
     );
     assert!(harness.vault().load().unwrap().is_none());
+    wait_until_tokens_are_dead(harness, 0).await;
 }

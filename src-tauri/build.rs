@@ -12,6 +12,8 @@ fn main() {
         "sign_out",
         "sign_out_app_only",
         "record_activity",
+        "revocation_status",
+        "retry_revocations",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

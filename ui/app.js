@@ -97,6 +97,7 @@ function render(view) {
     }
     case "signing_in":
       clearNotice();
+      forgetRevokedNotice();
       $("signing-out").hidden = true;
       show("signing-in");
       break;
@@ -138,6 +139,72 @@ function showOutcome(outcome) {
   const [kind, title] = OUTCOME_TITLES[outcome.kind] || ["warn", "Signed out"];
   document.documentElement.dataset.outcome = outcome.kind;
   notify(kind, title, outcome.message);
+}
+
+function plural(count, one, many) {
+  return count === 1 ? one : many.replace("{n}", count);
+}
+
+/// When `unixSeconds` comes, in words: "in 4 s", "in 3 min".
+function fromNow(unixSeconds) {
+  const seconds = Math.max(0, Math.round(unixSeconds - Date.now() / 1000));
+  return seconds < 90 ? `in ${seconds} s` : `in ${Math.round(seconds / 60)} min`;
+}
+
+/// The tokens still to revoke, as the core reports them; `hadTokens` remembers that some
+/// waited, so that their end can be told.
+let revocations = { waiting: 0, refused: [] };
+let hadTokens = false;
+let revocationClock = null;
+
+/// "Tokens revoked" is news until the next sign-in.
+function forgetRevokedNotice() {
+  if (revocations.waiting + revocations.refused.length === 0) {
+    hadTokens = false;
+    renderRevocations(revocations);
+  }
+}
+
+function renderRevocations(status) {
+  revocations = status;
+  const box = $("revocations");
+  const waiting = status.waiting;
+  const refused = status.refused.length;
+  document.documentElement.dataset.revocations = waiting + refused > 0 ? "pending" : hadTokens ? "revoked" : "none";
+  clearInterval(revocationClock);
+  if (waiting + refused === 0) {
+    if (hadTokens) {
+      box.className = "notice notice-ok";
+      $("revocations-title").textContent = "Tokens revoked";
+      $("revocations-text").textContent = "Okta took every token that was waiting to be revoked.";
+      $("retry-revocations").hidden = true;
+      box.hidden = false;
+    } else {
+      box.hidden = true;
+    }
+    return;
+  }
+  hadTokens = true;
+  const lines = [];
+  if (waiting > 0) {
+    lines.push(
+      plural(waiting, "1 token of a signed-out session is", "{n} tokens of signed-out sessions are") +
+        ` not revoked yet (waiting since ${formatTime(status.since)}).`,
+    );
+    if (status.lastError) lines.push(`Last try: ${status.lastError}.`);
+    if (status.nextTry) lines.push(`The app tries again ${fromNow(status.nextTry)}.`);
+  }
+  for (const token of status.refused) {
+    const kind = token.kind === "refresh_token" ? "A refresh token" : "An access token";
+    lines.push(`${kind} was not revoked: ${token.reason}.`);
+  }
+  box.className = `notice ${refused > 0 ? "notice-error" : "notice-warn"}`;
+  $("revocations-title").textContent = "Not revoked yet";
+  $("revocations-text").textContent = lines.join(" ");
+  $("retry-revocations").hidden = false;
+  box.hidden = false;
+  // The countdown to the next try stays true while the window waits.
+  if (status.nextTry) revocationClock = setInterval(() => renderRevocations(revocations), 1000);
 }
 
 /// Runs a command from a button, which stays disabled until it is done (no double clicks).
@@ -182,6 +249,9 @@ async function start() {
   }
   await listen("session-changed", (event) => render(event.payload));
   await listen("signed-out", (event) => showOutcome(event.payload));
+  await listen("revocations-changed", (event) => renderRevocations(event.payload));
+  // Not run(): the sign-out's outcome stays on screen while the queue is retried.
+  $("retry-revocations").addEventListener("click", () => invoke("retry_revocations").catch(showError));
   $("sign-in").addEventListener("click", () => run($("sign-in"), "sign_in"));
   $("sign-in-another").addEventListener("click", () =>
     run($("sign-in-another"), "sign_in_with_another_account"),
@@ -199,6 +269,7 @@ async function start() {
   for (const type of ["pointerdown", "keydown"]) {
     window.addEventListener(type, activity, { passive: true });
   }
+  invoke("revocation_status").then(renderRevocations, showError);
   try {
     render(await invoke("session_state"));
   } catch (error) {

@@ -1,7 +1,9 @@
 //! The core's ports, as the desktop provides them: the person's browser (tauri-plugin-opener),
 //! the desktop's routing of the app's links, and the window (Tauri events).
 
-use oidc_session::{DesktopLinks, SessionEvents, SessionView, SignOutOutcome, SystemBrowser};
+use oidc_session::{
+    DesktopLinks, RevocationStatus, SessionEvents, SessionView, SignOutOutcome, SystemBrowser,
+};
 use tauri::{AppHandle, Emitter};
 use tauri_plugin_opener::OpenerExt;
 use url::Url;
@@ -10,6 +12,8 @@ use url::Url;
 const SESSION_CHANGED: &str = "session-changed";
 /// The event that carries each sign-out's [`SignOutOutcome`] to the window.
 const SIGNED_OUT: &str = "signed-out";
+/// The event that carries every change of the tokens still to revoke to the window.
+const REVOCATIONS_CHANGED: &str = "revocations-changed";
 
 /// The person's default browser, through tauri-plugin-opener.
 pub(crate) struct OpenerBrowser(pub(crate) AppHandle);
@@ -66,6 +70,12 @@ impl SessionEvents for WindowEvents {
     fn signed_out(&self, outcome: &SignOutOutcome) {
         if let Err(error) = self.0.emit(SIGNED_OUT, outcome) {
             tracing::warn!(%error, "could not tell the window about the sign-out");
+        }
+    }
+
+    fn revocations(&self, status: &RevocationStatus) {
+        if let Err(error) = self.0.emit(REVOCATIONS_CHANGED, status) {
+            tracing::warn!(%error, "could not tell the window about the tokens to revoke");
         }
     }
 }

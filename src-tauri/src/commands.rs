@@ -2,7 +2,9 @@
 //! delegation to the managed [`AppSession`], what they return, and the one error type the
 //! window receives, `{code, message}`.
 
-use oidc_session::{error_chain, SessionError, SessionView, SignOutMode, UserClaims};
+use oidc_session::{
+    error_chain, RevocationStatus, SessionError, SessionView, SignOutMode, UserClaims,
+};
 use serde::Serialize;
 use tauri::State;
 
@@ -112,4 +114,18 @@ pub(crate) async fn sign_out_app_only(session: State<'_, AppSession>) -> Result<
 #[tauri::command]
 pub(crate) fn record_activity(session: State<'_, AppSession>) -> Result<(), CommandError> {
     session.record_activity()
+}
+
+/// The tokens still to revoke (counts, times and reasons; never a token).
+#[tauri::command]
+pub(crate) fn revocation_status(
+    session: State<'_, AppSession>,
+) -> Result<RevocationStatus, CommandError> {
+    session.revocation_status()
+}
+
+/// Tries every token still to revoke now, those Okta refused included.
+#[tauri::command]
+pub(crate) fn retry_revocations(session: State<'_, AppSession>) -> Result<(), CommandError> {
+    session.retry_revocations()
 }

@@ -39,6 +39,8 @@ pub fn run() {
             commands::sign_out,
             commands::sign_out_app_only,
             commands::record_activity,
+            commands::revocation_status,
+            commands::retry_revocations,
         ])
         .setup(|app| {
             logging::init(&app.path().app_log_dir()?)?;

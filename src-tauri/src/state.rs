@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use oidc_session::{
-    error_chain, Config, ConfigError, IdentityProvider, Journal, Session, SessionError,
-    SessionManager, SessionParts, SessionView, SignOutMode, TokenVault, UserClaims,
+    error_chain, Config, ConfigError, IdentityProvider, Journal, RevocationStatus, Session,
+    SessionError, SessionManager, SessionParts, SessionView, SignOutMode, TokenVault, UserClaims,
 };
 use tauri::{AppHandle, Manager};
 
@@ -132,6 +132,15 @@ impl AppSession {
 
     pub(crate) fn record_activity(&self) -> Result<(), CommandError> {
         self.manager()?.record_activity();
+        Ok(())
+    }
+
+    pub(crate) fn revocation_status(&self) -> Result<RevocationStatus, CommandError> {
+        Ok(self.manager()?.revocation_status())
+    }
+
+    pub(crate) fn retry_revocations(&self) -> Result<(), CommandError> {
+        self.manager()?.retry_revocations();
         Ok(())
     }
 

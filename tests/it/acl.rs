@@ -19,6 +19,8 @@ const ALLOWED_PERMISSIONS: &[&str] = &[
     "allow-sign-out",
     "allow-sign-out-app-only",
     "allow-record-activity",
+    "allow-revocation-status",
+    "allow-retry-revocations",
     "core:event:allow-listen",
     "core:event:allow-unlisten",
 ];

@@ -468,7 +468,7 @@ async fn sign_out_of_the_app_only_keeps_the_okta_session_for_silent_sso() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_offline_sign_out_is_immediate_and_revokes_at_the_next_start() {
+async fn an_offline_sign_out_is_immediate_and_the_window_follows_the_revocations_live() {
     let mock = start_mock().await;
     let desktop = desktop_for(&mock, HandOff::Gio);
     let driver = Driver::start(&desktop).await;
@@ -479,9 +479,6 @@ async fn an_offline_sign_out_is_immediate_and_revokes_at_the_next_start() {
     let message = wait_for_outcome(&driver, "offline").await;
     assert!(message.contains("Okta cannot be reached"), "{message}");
     driver.wait_for_session("signed_out").await;
-    driver
-        .screenshot(&screenshot("session-signed-out-offline"))
-        .await;
     assert_eq!(
         desktop.stored_session(),
         None,
@@ -491,14 +488,43 @@ async fn an_offline_sign_out_is_immediate_and_revokes_at_the_next_start() {
         app_secrets(&desktop).contains("pending-revocation"),
         "the tokens wait in the pending entry"
     );
+    // The window says what waits, why, and when the app tries again.
+    wait_for_revocations(&driver, "pending").await;
+    let waiting = driver.text("#revocations-text").await;
+    for words in [
+        "2 tokens of signed-out sessions are not revoked yet",
+        "Last try: Okta could not be reached",
+        "tries again in",
+    ] {
+        assert!(waiting.contains(words), "{words:?} in {waiting:?}");
+    }
+    driver
+        .screenshot(&screenshot("session-signed-out-offline"))
+        .await;
 
+    // Okta is back: "Retry now", and the notice changes without a restart.
     mock.go_online().await.expect("mock-okta back");
-    let driver = restart_app(driver, &desktop).await;
-    driver.wait_for_session("signed_out").await;
-    wait_for("the queued revocations", LIMIT, || {
-        (app_secrets(&desktop).is_empty()).then_some(())
-    });
+    driver.click("#retry-revocations").await;
+    wait_for_revocations(&driver, "revoked").await;
+    assert_eq!(driver.text("#revocations-title").await, "Tokens revoked");
+    assert_eq!(
+        driver.text("#notice-text").await,
+        message,
+        "the outcome stays, and never spoke of revocation"
+    );
     assert_revoked(&mock, &tokens);
+    assert!(!app_secrets(&desktop).contains("pending-revocation"));
+}
+
+/// Waits until the window's revocation notice is in `state` ("pending", "revoked").
+async fn wait_for_revocations(driver: &Driver, state: &str) {
+    wait_for_async(&format!("the revocation notice to say {state}"), || async {
+        let shown = driver
+            .execute("return document.documentElement.dataset.revocations || '';")
+            .await;
+        (shown.as_str() == Some(state)).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -514,7 +540,10 @@ async fn an_unregistered_sign_out_redirect_is_reported_with_what_to_fix() {
 
     driver.click("#sign-out").await;
     let message = wait_for_outcome(&driver, "preflight_failed").await;
-    assert!(message.contains("Sign-out redirect URIs"), "{message}");
+    assert!(
+        message.contains(mock_okta::UNREGISTERED_POST_LOGOUT_REDIRECT_URI),
+        "{message}"
+    );
     assert!(
         message.contains(&format!("{IDENTIFIER}:/signed-out")),
         "{message}"

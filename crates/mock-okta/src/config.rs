@@ -33,6 +33,9 @@ pub struct Config {
     pub port: u16,
     /// Plain-HTTP port for the front channel (authorize, sign-in, logout); 0 = any free port.
     pub browser_port: u16,
+    /// Issuers and back channel on the plain-HTTP port (`http://127.0.0.1:B/…`), as an
+    /// identity provider on loopback that QA runs without TLS: no Okta org does this.
+    pub plain_http_issuer: bool,
     /// Custom authorization servers besides the org server; `default` is always present.
     pub authorization_servers: Vec<String>,
     /// Registered OIDC applications.
@@ -157,6 +160,7 @@ impl Default for Config {
         Config {
             port: 0,
             browser_port: 0,
+            plain_http_issuer: false,
             authorization_servers: vec![DEFAULT_AUTHORIZATION_SERVER.to_owned()],
             clients: vec![ClientConfig {
                 client_id: DEMO_CLIENT_ID.to_owned(),

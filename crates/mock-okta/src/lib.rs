@@ -67,9 +67,14 @@ impl MockOkta {
         let http = server::bind(config.browser_port).await?;
         let port = https.local_addr()?.port();
         let browser_port = http.local_addr()?.port();
+        let browser = loopback_url("http", browser_port);
         let urls = Urls {
-            base: loopback_url("https", port),
-            browser: loopback_url("http", browser_port),
+            base: if config.plain_http_issuer {
+                browser.clone()
+            } else {
+                loopback_url("https", port)
+            },
+            browser,
         };
         let state = Arc::new(AppState::new(config, urls, keys));
         let router = server::router(state.clone());
@@ -87,7 +92,8 @@ impl MockOkta {
         })
     }
 
-    /// The issuer of the `default` authorization server: `https://127.0.0.1:P/oauth2/default`.
+    /// The issuer of the `default` authorization server: `https://127.0.0.1:P/oauth2/default`
+    /// (`http://127.0.0.1:B/oauth2/default` with [`Config::plain_http_issuer`]).
     pub fn issuer(&self) -> Url {
         self.custom_issuer(DEFAULT_AUTHORIZATION_SERVER)
     }
@@ -104,7 +110,7 @@ impl MockOkta {
         AuthServer::Org.issuer(&self.state.urls)
     }
 
-    /// `https://127.0.0.1:P/`.
+    /// `https://127.0.0.1:P/` (`http://127.0.0.1:B/` with [`Config::plain_http_issuer`]).
     pub fn base_url(&self) -> Url {
         self.state.urls.base.clone()
     }

@@ -21,6 +21,9 @@ struct Cli {
     /// Plain-HTTP port of the front channel (authorize, sign-in, logout); 0 = any free port.
     #[arg(long)]
     browser_port: Option<u16>,
+    /// Serve the issuers and the back channel on the plain-HTTP port too (no TLS at all).
+    #[arg(long)]
+    plain_http_issuer: bool,
     /// Where to write the CA certificate (PEM) to trust; default: a file in the temp directory.
     #[arg(long, value_name = "PATH")]
     ca_cert_out: Option<PathBuf>,
@@ -103,6 +106,7 @@ impl Cli {
         };
         config.port = self.port.unwrap_or(config.port);
         config.browser_port = self.browser_port.unwrap_or(config.browser_port);
+        config.plain_http_issuer |= self.plain_http_issuer;
         config.auto_login = self.auto_login.or(config.auto_login);
         let faults = &mut config.faults;
         for (endpoint, latency_ms) in self.latency {

@@ -56,9 +56,16 @@ pub(crate) fn signed_in(name: &str) -> Response {
     page(StatusCode::OK, "Signed in", &body, "")
 }
 
-/// Okta's 400 error page: no redirect, just the message.
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    let body = format!("<p id=\"error-message\">{}</p>", text(message));
+/// Okta's error page for a request it will not redirect back (a bad `client_id`,
+/// `redirect_uri` or `post_logout_redirect_uri`): no redirect, the OAuth error in two fields,
+/// "Error Code" and "Description", as Okta lays them out.
+pub(crate) fn error(status: StatusCode, code: &str, description: &str) -> Response {
+    let body = format!(
+        "<p>Error Code: <code id=\"error-code\">{}</code></p>\n\
+         <p>Description: <span id=\"error-message\">{}</span></p>",
+        text(code),
+        text(description)
+    );
     page(status, "Error", &body, "")
 }
 

@@ -18,7 +18,7 @@ use mock_okta::MockOkta;
 use oidc_session::journal::JournalRecord;
 use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
 use oidc_session::tokens::{AccessToken, RefreshToken, RevocableToken};
-use oidc_session::vault::PendingSignOut;
+use oidc_session::vault::{PendingSignOut, QueuedToken, TokenOrigin};
 use oidc_session::{Config, Journal, SignOutMode, SignOutStep, TokenVault};
 use session_testkit::{
     identity_provider, Event, RecordedEvents, SessionSetup, TestSession, SCHEME,
@@ -126,10 +126,22 @@ async fn main() {
                 .unwrap();
             millis_since(start)
         };
+        let staged_token = |token| QueuedToken {
+            token,
+            origin: Some(TokenOrigin {
+                issuer: "https://example.okta.com/oauth2/default".into(),
+                client_id: "client".into(),
+            }),
+            queued_at: 1_700_000_000,
+            expires_at: Some(1_700_003_600),
+            refused: None,
+        };
         let staged = PendingSignOut {
             staged: vec![
-                RevocableToken::Refresh(RefreshToken::new("r".repeat(40))),
-                RevocableToken::Access(AccessToken::new("a".repeat(secret_length / 2))),
+                staged_token(RevocableToken::Refresh(RefreshToken::new("r".repeat(40)))),
+                staged_token(RevocableToken::Access(AccessToken::new(
+                    "a".repeat(secret_length / 2),
+                ))),
             ],
             ..PendingSignOut::default()
         };

@@ -19,8 +19,8 @@ pub use journal::{Journal, SignOutMode, SignOutStep};
 pub use provider::IdentityProvider;
 pub use secret::Sensitive;
 pub use session::{
-    DesktopLinks, OutcomeKind, Session, SessionEvents, SessionManager, SessionParts, SessionView,
-    SignOutOutcome, SignedOutReason, SystemBrowser,
+    DesktopLinks, OutcomeKind, RefusedToken, RevocationStatus, Session, SessionEvents,
+    SessionManager, SessionParts, SessionView, SignOutOutcome, SignedOutReason, SystemBrowser,
 };
 pub use tokens::UserClaims;
 pub use vault::{TokenVault, VaultError};

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use openidconnect::core::CoreRevocableToken;
+use openidconnect::core::CoreRevocationErrorResponse;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
     CoreClient, CoreClientAuthMethod, CoreGrantType, CoreIdToken, CoreIdTokenClaims,
@@ -29,20 +29,24 @@ use url::Url;
 use crate::config::{Issuer, OktaOrg};
 use crate::error::{error_chain, BoxError, SessionError};
 use crate::secret::Sensitive;
-use crate::tokens::{
-    AccessToken, IdToken, RefreshToken, RevocableToken, SessionTokens, UserClaims,
-};
+use crate::tokens::{AccessToken, IdToken, RefreshToken, SessionTokens, TokenKind, UserClaims};
+use crate::vault::QueuedToken;
 
 /// Why a revocation did not go through.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum RevocationError {
-    /// The IdP could not be reached (offline, refused, timed out, reset).
+    /// Okta could not be reached (offline, refused, timed out, reset): try again later.
     #[error("Okta could not be reached")]
     Unreachable(#[source] BoxError),
-    /// The IdP answered, but not with success (e.g. a 5xx).
-    #[error("Okta did not revoke the token")]
-    Failed(#[source] BoxError),
+    /// Okta answered that it cannot take it now (5xx, or 429 too many requests): try again
+    /// later.
+    #[error("Okta is not revoking tokens right now (HTTP {0})")]
+    Unavailable(reqwest::StatusCode),
+    /// Refused for good (a 4xx such as `invalid_client`, or nowhere to send it); the message
+    /// says why, in words the window can show.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Why Okta's end-session request cannot be made or would be refused.
@@ -452,35 +456,57 @@ impl Provider {
         }
     }
 
-    /// Revokes `token` at the `revocation_endpoint` (RFC 7009, with `token_type_hint` and the
-    /// public client's `client_id`).
-    pub(crate) async fn revoke(&self, token: &RevocableToken) -> Result<(), RevocationError> {
-        let endpoint = self.endpoints.revocation_endpoint.clone().ok_or_else(|| {
-            RevocationError::Failed("Okta's discovery document has no revocation_endpoint".into())
-        })?;
-        let token = match token {
-            RevocableToken::Refresh(token) => CoreRevocableToken::from(
-                openidconnect::RefreshToken::new(token.secret().to_owned()),
-            ),
-            RevocableToken::Access(token) => {
-                CoreRevocableToken::from(openidconnect::AccessToken::new(token.secret().to_owned()))
+    /// Revokes `queued` at the `revocation_endpoint` (RFC 7009: one form POST with `token`,
+    /// `token_type_hint` and the `client_id` it was issued to). Sent directly rather than
+    /// through oauth2, whose client refuses a plain-http endpoint that the app accepts on
+    /// loopback: every issuer that can sign in can revoke.
+    pub(crate) async fn revoke(&self, queued: &QueuedToken) -> Result<(), RevocationError> {
+        let client_id = match &queued.origin {
+            Some(origin) if origin.issuer != self.issuer.as_str() => {
+                return Err(RevocationError::Refused(format!(
+                    "it was issued by {}, and the app now signs in to {}",
+                    origin.issuer, self.issuer
+                )))
             }
+            Some(origin) => origin.client_id.as_str(),
+            None => self.client.client_id().as_str(),
         };
-        self.client
-            .clone()
-            .set_revocation_url(endpoint)
-            .revoke_token(token)
-            .map_err(|error| RevocationError::Failed(Box::new(error)))?
-            .request_async(&self.http)
+        let endpoint = self.endpoints.revocation_endpoint.as_ref().ok_or_else(|| {
+            RevocationError::Refused(format!(
+                "Okta's discovery document at {} has no revocation_endpoint",
+                self.issuer
+            ))
+        })?;
+        let hint = match queued.token.kind() {
+            TokenKind::RefreshToken => "refresh_token",
+            TokenKind::AccessToken => "access_token",
+        };
+        let form = [
+            ("token", queued.token.secret()),
+            ("token_type_hint", hint),
+            ("client_id", client_id),
+        ];
+        let response = self
+            .http
+            .post(endpoint.url().clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&form)
+            .send()
             .await
-            .map_err(|error| match error {
-                RequestTokenError::Request(error) => RevocationError::Unreachable(Box::new(error)),
-                RequestTokenError::ServerResponse(response) => {
-                    RevocationError::Failed(response.to_string().into())
-                }
-                RequestTokenError::Parse(error, _body) => RevocationError::Failed(Box::new(error)),
-                RequestTokenError::Other(message) => RevocationError::Failed(message.into()),
-            })
+            .map_err(|error| RevocationError::Unreachable(Box::new(error.without_url())))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(RevocationError::Unavailable(status));
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        let said = serde_json::from_slice::<CoreRevocationErrorResponse>(&body).map_or_else(
+            |_| format!("HTTP {status}"),
+            |error| format!("{error} (HTTP {status})"),
+        );
+        Err(RevocationError::Refused(format!("Okta refused: {said}")))
     }
 
     /// Whether `id_token` has expired. Its signature was verified when it was issued; it is
@@ -525,13 +551,17 @@ impl Provider {
             .http_get_url())
     }
 
-    /// Asks Okta, without the browser's session cookie, whether it would accept `url`: Okta
-    /// answers a bad `post_logout_redirect_uri` or a rejected `id_token_hint` with a 400 page
-    /// and no redirect, and the browser would then never come back to the app.
+    /// Asks Okta, without the browser's session cookie, whether it would accept `url`: it
+    /// passes only when Okta redirects to exactly `post_logout_redirect_uri` with our `state`,
+    /// or shows a page without an error (Okta's interstitial, which then redirects). Okta
+    /// answers a bad `post_logout_redirect_uri` or a rejected `id_token_hint` with an error
+    /// page and no redirect, and the browser would then never come back to the app. Without a
+    /// session cookie, Okta has no session to end: the request changes nothing there.
     pub(crate) async fn check_end_session(
         &self,
         url: &Url,
         post_logout_redirect_uri: &Url,
+        state: &Sensitive<String>,
     ) -> Result<(), EndSessionError> {
         let response = self
             .http
@@ -541,8 +571,26 @@ impl Provider {
             // The request URL carries the ID token: keep it out of the message.
             .map_err(|error| EndSessionError::Unreachable(Box::new(error.without_url())))?;
         let status = response.status();
-        if status.is_success() || status.is_redirection() {
-            return Ok(());
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|location| location.to_str().ok())
+                .and_then(|location| Url::parse(location).ok());
+            return match location {
+                Some(location) if redirects_back(&location, post_logout_redirect_uri, state) => {
+                    Ok(())
+                }
+                Some(mut location) => {
+                    location.set_query(None);
+                    Err(EndSessionError::Misconfigured(format!(
+                        "Okta would send your browser to {location} instead of back to this app                          ({post_logout_redirect_uri})"
+                    )))
+                }
+                None => Err(EndSessionError::Misconfigured(format!(
+                    "Okta answered HTTP {status} without a valid place to go"
+                ))),
+            };
         }
         // An outage, not a setting to fix: the browser would get the same answer.
         if status.is_server_error() {
@@ -551,14 +599,15 @@ impl Provider {
             ));
         }
         let page = response.text().await.unwrap_or_default();
-        let reason = if page.contains("post_logout_redirect_uri") {
-            format!("Okta does not accept the app's sign-out redirect URI: in the Okta admin console, add {post_logout_redirect_uri} to the app's Sign-out redirect URIs")
-        } else if page.contains("id_token_hint") {
-            "Okta does not accept the app's ID token as a sign-out hint; if your Okta org rejects expired ID tokens, sign out of Okta in your browser".to_owned()
-        } else {
-            format!("Okta refused the sign-out request (HTTP {status})")
-        };
-        Err(EndSessionError::Misconfigured(reason))
+        match (status.is_success(), OktaErrorPage::read(&page)) {
+            (true, None) => Ok(()),
+            (_, Some(error)) => Err(EndSessionError::Misconfigured(format!(
+                "Okta refused the sign-out request for {post_logout_redirect_uri} (HTTP                  {status}): {error}"
+            ))),
+            (false, None) => Err(EndSessionError::Misconfigured(format!(
+                "Okta refused the sign-out request for {post_logout_redirect_uri} (HTTP {status})"
+            ))),
+        }
     }
 
     /// Verifies `id_token` fully: signature, issuer, audience, expiry, `nonce` (when one was
@@ -748,5 +797,143 @@ fn token_error<RE: std::error::Error + Send + Sync + 'static>(
         // The body is not kept: a token response may carry tokens.
         RequestTokenError::Parse(error, _body) => SessionError::Network(Box::new(error)),
         RequestTokenError::Other(message) => SessionError::Network(message.into()),
+    }
+}
+/// Whether `location` is `post_logout_redirect_uri` exactly, with our `state` and nothing
+/// that contradicts it.
+fn redirects_back(
+    location: &Url,
+    post_logout_redirect_uri: &Url,
+    state: &Sensitive<String>,
+) -> bool {
+    let mut without_query = location.clone();
+    without_query.set_query(None);
+    let states: Vec<_> = location
+        .query_pairs()
+        .filter(|(name, _)| name == "state")
+        .map(|(_, value)| value)
+        .collect();
+    without_query == *post_logout_redirect_uri
+        && states.len() == 1
+        && states[0] == state.expose().as_str()
+        && !location.query_pairs().any(|(name, _)| name == "error")
+}
+
+/// The OAuth error on one of Okta's error pages: its "Error Code" and "Description" fields.
+struct OktaErrorPage {
+    code: String,
+    description: Option<String>,
+}
+
+impl OktaErrorPage {
+    /// The error `page` shows, if it shows one.
+    fn read(page: &str) -> Option<Self> {
+        let text = page_text(page);
+        let field = |label: &str| {
+            let start = text.find(label)? + label.len();
+            let rest = &text[start..];
+            // A field ends where the next one begins.
+            let end = ["Error Code:", "Description:"]
+                .iter()
+                .filter_map(|next| rest.find(next))
+                .min()
+                .unwrap_or(rest.len());
+            Some(rest[..end].trim().to_owned()).filter(|value| !value.is_empty())
+        };
+        Some(Self {
+            code: field("Error Code:")?,
+            description: field("Description:"),
+        })
+    }
+}
+
+impl std::fmt::Display for OktaErrorPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.description {
+            Some(description) => write!(f, "{}: {description}", self.code),
+            None => f.write_str(&self.code),
+        }
+    }
+}
+
+/// The visible text of an HTML `page`: tags, scripts and styles dropped, the common entities
+/// decoded, whitespace collapsed.
+fn page_text(page: &str) -> String {
+    let mut text = String::with_capacity(page.len());
+    let mut rest = page;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        text.push(' ');
+        let tag = &rest[open..];
+        let skipped = ["<script", "<style"]
+            .iter()
+            .find(|name| {
+                tag.get(..name.len())
+                    .is_some_and(|start| start.eq_ignore_ascii_case(name))
+            })
+            .and_then(|name| {
+                let close = format!("</{}", &name[1..]);
+                tag.to_ascii_lowercase().find(&close)
+            });
+        let from = skipped.unwrap_or(0);
+        rest = match tag[from..].find('>') {
+            Some(close) => &tag[from + close + 1..],
+            None => "",
+        };
+    }
+    text.push_str(rest);
+    let decoded = text
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_page_is_read_from_its_fields() {
+        let okta = "<html><head><style>p { color: red }</style><script>var x = '<p>Error Code: no</p>';</script></head>\
+            <body><h2>Identity Provider:</h2><p>Error Code: <b>invalid_request</b></p>\n\
+            <p>Description: The &#39;post_logout_redirect_uri&#39; parameter must be a Logout redirect URI in the client app settings: https://example-admin.okta.com/admin/app/oidc_client/instance/0oa1</p></body></html>";
+        let error = OktaErrorPage::read(okta).unwrap();
+        assert_eq!(error.code, "invalid_request");
+        assert_eq!(
+            error.to_string(),
+            "invalid_request: The 'post_logout_redirect_uri' parameter must be a Logout redirect \
+             URI in the client app settings: https://example-admin.okta.com/admin/app/oidc_client/instance/0oa1"
+        );
+        assert!(OktaErrorPage::read("<p>You have been signed out.</p>").is_none());
+        assert!(OktaErrorPage::read("<p>Error Code:</p>").is_none());
+        assert_eq!(
+            OktaErrorPage::read("<p>Error Code: server_error</p>")
+                .unwrap()
+                .to_string(),
+            "server_error"
+        );
+    }
+
+    #[test]
+    fn only_the_exact_post_logout_redirect_with_our_state_counts() {
+        let uri = Url::parse("com.example.app:/logout/callback").unwrap();
+        let state = Sensitive::new("s1".to_owned());
+        let back = |location: &str| redirects_back(&Url::parse(location).unwrap(), &uri, &state);
+        assert!(back("com.example.app:/logout/callback?state=s1"));
+        for other in [
+            "com.example.app:/logout/callback",
+            "com.example.app:/logout/callback?state=s2",
+            "com.example.app:/logout/callback?state=s1&state=s2",
+            "com.example.app:/logout/callback?state=s1&error=access_denied",
+            "com.example.app:/logout/callback/?state=s1",
+            "com.example.app:/callback?state=s1",
+            "https://example.okta.com/login?state=s1",
+        ] {
+            assert!(!back(other), "{other}");
+        }
     }
 }

@@ -13,9 +13,9 @@ use mock_okta::{MockOkta, DEMO_CLIENT_ID};
 use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
 use oidc_session::vault::PendingSignOut;
 use oidc_session::{
-    Config, DesktopLinks, IdentityProvider, Issuer, Journal, Session, SessionError, SessionEvents,
-    SessionManager, SessionParts, SessionView, SignOutMode, SignOutOutcome, SignOutStep,
-    SystemBrowser, TokenVault, UserClaims, VaultError,
+    Config, DesktopLinks, IdentityProvider, Issuer, Journal, RevocationStatus, Session,
+    SessionError, SessionEvents, SessionManager, SessionParts, SessionView, SignOutMode,
+    SignOutOutcome, SignOutStep, SystemBrowser, TokenVault, UserClaims, VaultError,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -71,6 +71,8 @@ pub enum Event {
     },
     /// A sign-out ended.
     SignedOut(SignOutOutcome),
+    /// The tokens still to revoke changed.
+    Revocations(RevocationStatus),
     /// A sign-out journaled a step, with whether the keychain held the session entry then
     /// (probed with a probe vault, after the first step: its record is written while the
     /// entry is deleted).
@@ -141,6 +143,14 @@ impl RecordedEvents {
         })
     }
 
+    /// Every revocation status the window was told of, in order.
+    pub fn revocations(&self) -> Vec<RevocationStatus> {
+        self.filter(|event| match event {
+            Event::Revocations(status) => Some(status.clone()),
+            _ => None,
+        })
+    }
+
     /// The journaled steps, with whether the keychain held the session entry then.
     pub fn steps(&self) -> Vec<(SignOutStep, Option<bool>)> {
         self.filter(|event| match event {
@@ -195,6 +205,10 @@ impl SessionEvents for RecordedEvents {
 
     fn signed_out(&self, outcome: &SignOutOutcome) {
         self.record(Event::SignedOut(outcome.clone()));
+    }
+
+    fn revocations(&self, status: &RevocationStatus) {
+        self.record(Event::Revocations(status.clone()));
     }
 
     fn sign_out_step(&self, step: SignOutStep) {
@@ -390,7 +404,18 @@ impl Harness {
 
     /// A signed-out app with `config` that signs in to `server`.
     pub async fn start_on(test: &str, config: Config, server: Server) -> Self {
-        let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
+        Self::start_against(test, config, mock_okta::Config::default(), server).await
+    }
+
+    /// A signed-out app with `config` that signs in to `server` of a mock-okta started with
+    /// `mock_config`.
+    pub async fn start_against(
+        test: &str,
+        config: Config,
+        mock_config: mock_okta::Config,
+        server: Server,
+    ) -> Self {
+        let mock = MockOkta::start(mock_config).await.unwrap();
         let service = format!("{SCHEME}.test.{test}.{}", std::process::id());
         let data_dir = tempfile::tempdir().unwrap();
         let request_timeout = DEFAULT_REQUEST_TIMEOUT;

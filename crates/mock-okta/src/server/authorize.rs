@@ -75,6 +75,7 @@ pub(crate) async fn authorize(
     else {
         return pages::error(
             StatusCode::BAD_REQUEST,
+            "invalid_client",
             "Invalid value for 'client_id' parameter.",
         );
     };
@@ -85,6 +86,7 @@ pub(crate) async fn authorize(
     else {
         return pages::error(
             StatusCode::BAD_REQUEST,
+            "invalid_request",
             "The 'redirect_uri' parameter must be a Login redirect URI in the client app settings",
         );
     };
@@ -262,6 +264,7 @@ pub(crate) async fn sign_in(
             None => {
                 return pages::error(
                     StatusCode::BAD_REQUEST,
+                    "invalid_request",
                     "This sign-in request has expired. Start again from the app.",
                 )
             }

@@ -55,7 +55,7 @@ async fn logout(
         Err(message) => (
             LogoutOutcome::Rejected,
             Some(message.clone()),
-            pages::error(StatusCode::BAD_REQUEST, &message),
+            pages::error(StatusCode::BAD_REQUEST, "invalid_request", &message),
         ),
         Ok(()) => {
             // Logout ends the browser session; it does not revoke tokens.

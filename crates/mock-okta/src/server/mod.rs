@@ -281,6 +281,7 @@ pub(crate) fn found(location: &str) -> Response {
         Ok(value) => (StatusCode::FOUND, [(header::LOCATION, value)]).into_response(),
         Err(_) => pages::error(
             StatusCode::BAD_REQUEST,
+            "invalid_request",
             "The redirect URI is not a valid URL.",
         ),
     }

@@ -159,3 +159,40 @@ async fn openidconnect_accepts_the_discovery_document_and_its_https_revocation_u
         assert!(revocation.starts_with("https://127.0.0.1:"));
     }
 }
+
+#[tokio::test]
+async fn a_plain_http_issuer_serves_everything_on_the_browser_port() {
+    let mock = crate::start_with(mock_okta::Config {
+        plain_http_issuer: true,
+        ..crate::test_config()
+    })
+    .await;
+    let browser = mock.browser_url().as_str().trim_end_matches('/').to_owned();
+    assert!(browser.starts_with("http://127.0.0.1:"));
+    assert_eq!(mock.base_url(), mock.browser_url());
+    for (path, issuer) in [
+        (
+            "oauth2/default/.well-known/openid-configuration",
+            format!("{browser}/oauth2/default"),
+        ),
+        (".well-known/openid-configuration", browser.clone()),
+    ] {
+        let doc = discovery(&mock, path).await;
+        assert_eq!(doc["issuer"], issuer, "{path}");
+        for field in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "revocation_endpoint",
+            "jwks_uri",
+            "end_session_endpoint",
+        ] {
+            let endpoint = doc[field].as_str().unwrap();
+            assert!(
+                endpoint.starts_with(&format!("{issuer}/")),
+                "{field}: {endpoint}"
+            );
+        }
+    }
+    assert_eq!(mock.issuer().as_str(), format!("{browser}/oauth2/default"));
+    assert_eq!(mock.org_issuer(), browser);
+}

@@ -28,6 +28,7 @@ mod timeouts;
 
 pub use outcome::{OutcomeKind, SignOutOutcome};
 pub use ports::{DesktopLinks, SessionEvents, SystemBrowser};
+pub use revocation::{RefusedToken, RevocationStatus};
 pub use start::{Session, SessionParts};
 
 use crate::callback::{self, Callback, PendingCallbacks};
@@ -36,7 +37,7 @@ use crate::error::{error_chain, SessionError};
 use crate::journal::Journal;
 use crate::provider::{IdentityProvider, Provider};
 use crate::tokens::{unix_seconds, StoredSession, UserClaims};
-use crate::vault::{TokenVault, VaultError};
+use crate::vault::{QueuedToken, TokenVault, VaultError};
 
 /// Refresh an access token that expires within this margin, rather than hand out one that
 /// dies in flight.
@@ -167,8 +168,12 @@ pub struct SessionManager {
     /// Set once the stored session was restored (or found missing) at start; closed without
     /// a value if the start's work ended before that.
     restored: watch::Receiver<Restored>,
-    /// Wakes the revocation retries when tokens were queued.
+    /// Wakes the revocation retries when tokens were queued, or on "Retry now".
     revocations_queued: Arc<tokio::sync::Notify>,
+    /// "Retry now" asked for the refused tokens to be tried again too.
+    retry_refused: AtomicBool,
+    /// The tokens still to revoke, as the window last heard of them.
+    revocations: Mutex<revocation::RevocationStatus>,
     /// When the person last used the app (for the idle timeout). Wall-clock time, so that a
     /// suspended machine's sleep counts as idle.
     last_activity: Mutex<SystemTime>,
@@ -278,18 +283,18 @@ impl SessionManager {
 
     /// Stores `session`, its revocable tokens staged first (see
     /// [`crate::vault::PendingSignOut::staged`]). Staged tokens it replaces are queued for
-    /// revocation, except those a refresh replaced: such tokens were never revoked, and
-    /// revoking a rotated refresh token could end the access token just issued with it.
+    /// revocation, except a refresh token that a refresh replaced (see
+    /// [`crate::vault::PendingSignOut::restage`]).
     async fn store(&self, session: &StoredSession, refreshed: bool) -> Result<(), VaultError> {
         let session = session.clone();
+        let origin = self.origin();
         let queued = self
             .keychain
             .exclusively(move |vault| {
-                let live = session.tokens.revocable();
+                let live = QueuedToken::all_of(&session.tokens, &origin);
                 let queued = vault.update_pending(|pending| {
                     if refreshed {
-                        pending.staged = live;
-                        false
+                        pending.restage(live)
                     } else {
                         pending.stage(live)
                     }

@@ -48,7 +48,9 @@ pub struct SignOutOutcome {
     pub kind: OutcomeKind,
     /// What it means, in plain words.
     pub message: String,
-    /// Tokens are still waiting to be revoked (retried in the background).
+    /// Tokens were still waiting to be revoked when the sign-out ended. The window shows the
+    /// queue live ([`super::RevocationStatus`]): the message does not speak of it, as it
+    /// would stop being true once they are revoked.
     pub revocation_pending: bool,
     /// Okta got an expired ID token as `id_token_hint` (no fresh one could be had).
     pub expired_id_token_hint: bool,
@@ -93,8 +95,6 @@ impl Ending {
 const BROWSER_MAY_BE_SIGNED_IN: &str = "your browser may still be signed in to Okta";
 const EXPIRED_HINT: &str = " Your ID token had expired and could not be renewed, so Okta got \
                             the expired one as the sign-out hint.";
-const REVOCATION_PENDING: &str =
-    " Your tokens are not revoked yet: the app keeps trying until Okta takes them.";
 const PASSWORD_REQUIRED: &str = " The next sign-in here asks you to sign in to Okta again, \
                                  so that this browser's Okta session cannot sign anyone in \
                                  silently.";
@@ -142,9 +142,6 @@ impl SignOutOutcome {
         };
         if expired_id_token_hint {
             message.push_str(EXPIRED_HINT);
-        }
-        if revocation_pending {
-            message.push_str(REVOCATION_PENDING);
         }
         if password_required {
             message.push_str(PASSWORD_REQUIRED);
@@ -220,8 +217,12 @@ mod tests {
             .contains("Okta reported: The session could not be ended."));
         assert!(outcome.message.contains("expired"));
         assert!(outcome.message.contains(
-            "until Okta takes them. The next sign-in here asks you to sign in to Okta again"
+            "as the sign-out hint. The next sign-in here asks you to sign in to Okta again"
         ));
+        assert!(
+            !outcome.message.contains("revoke"),
+            "the live status speaks of the queue"
+        );
         let timed_out = SignOutOutcome::new(
             SignOutMode::Full,
             Ending::TimedOut,

@@ -4,7 +4,7 @@
 
 use url::Url;
 
-use super::{SessionView, SignOutOutcome};
+use super::{RevocationStatus, SessionView, SignOutOutcome};
 use crate::journal::SignOutStep;
 
 /// Opens URLs in the person's web browser.
@@ -29,6 +29,9 @@ pub trait SessionEvents: Send + Sync {
 
     /// A sign-out ended: once per sign-out, with what came of it.
     fn signed_out(&self, outcome: &SignOutOutcome);
+
+    /// The tokens still to revoke changed (an empty status: none wait any more).
+    fn revocations(&self, status: &RevocationStatus);
 
     /// A sign-out recorded `step` in its journal (for logs and progress).
     fn sign_out_step(&self, step: SignOutStep) {

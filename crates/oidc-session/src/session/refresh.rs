@@ -16,7 +16,7 @@ use crate::error::{error_chain, SessionError};
 use crate::journal::SignOutMode;
 use crate::provider::RefreshError;
 use crate::tokens::StoredSession;
-use crate::vault::PendingSignOut;
+use crate::vault::{PendingSignOut, QueuedToken};
 
 /// How long before the access token expires the refresh happens, at most: a quarter of its
 /// remaining life for short-lived tokens.
@@ -138,15 +138,17 @@ impl SessionManager {
         let refreshed = self.renewed(session).await?;
         let stored = refreshed.clone();
         let sign_outs_begun = self.sign_outs_begun.clone();
+        let origin = self.origin();
         let kept = self
             .keychain
             .exclusively(move |vault| {
                 let signed_out = || sign_outs_begun.load(Ordering::SeqCst) != sign_outs;
                 if !signed_out() {
-                    vault.update_pending(|pending| pending.staged = stored.tokens.revocable())?;
+                    let live = QueuedToken::all_of(&stored.tokens, &origin);
+                    let replaced = vault.update_pending(|pending| pending.restage(live))?;
                     vault.save(&stored)?;
                     if !signed_out() {
-                        return Ok(true);
+                        return Ok(Some(replaced));
                     }
                     // The sign-out's delete may have run before this save.
                     vault.delete()?;
@@ -154,13 +156,18 @@ impl SessionManager {
                 vault.update_pending(|pending| {
                     pending.merge(PendingSignOut {
                         id_token: None,
-                        ..PendingSignOut::from_tokens(&stored.tokens)
+                        ..PendingSignOut::from_tokens(&stored.tokens, &origin)
                     });
                 })?;
-                Ok(false)
+                Ok(None)
             })
             .await;
-        if let Ok(false) = kept {
+        // Some(replaced): stored, and the access token it replaced queued if `replaced`; None:
+        // a sign-out took over.
+        if let Ok(Some(true)) = kept {
+            self.revocations_queued.notify_one();
+        }
+        if let Ok(None) = kept {
             tracing::info!("a sign-out began during the refresh; its tokens are queued");
             self.revocations_queued.notify_one();
             return Ok(());

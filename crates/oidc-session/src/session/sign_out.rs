@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use openidconnect::CsrfToken;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use url::Url;
 
 use super::outcome::Ending;
@@ -47,7 +48,7 @@ impl SessionManager {
         // tokens were staged for revocation when it was stored, so deleting its entry is all
         // it takes; the journal notes meanwhile that a sign-out runs. Whichever of the two a
         // crash cuts short, the next start neither restores the session nor loses its tokens.
-        let mut pending = PendingSignOut::from_tokens(&session.tokens);
+        let mut pending = PendingSignOut::from_tokens(&session.tokens, &self.origin());
         let subject = session.user.subject.clone();
         drop(session);
         let deleting = self.keychain.run(TokenVault::delete);
@@ -63,6 +64,8 @@ impl SessionManager {
         self.record_step(&journal);
 
         let mut expired_hint = false;
+        // The refresh that renews an expired ID token, while it may still queue tokens.
+        let mut refreshing = None;
         let remote = async {
             // 3. Okta, discovered (a fresh start has not yet).
             let provider = match self.provider().await {
@@ -81,11 +84,11 @@ impl SessionManager {
             // fresh one, while the refresh token still works (what that yields is revoked too).
             if mode == SignOutMode::Full {
                 expired_hint = self
-                    .freshen_id_token(&provider, &mut pending, subject)
+                    .freshen_id_token(&provider, &mut pending, subject, &mut refreshing)
                     .await;
             }
             // 5. Revoke.
-            let revoked = self.revoke_queued(&provider).await;
+            let revoked = self.revoke_queued(&provider, false).await;
             journal.step = SignOutStep::Revoked;
             self.record_step(&journal);
             if let Err(RevocationError::Unreachable(cause)) = &revoked {
@@ -137,9 +140,12 @@ impl SessionManager {
         };
         self.callbacks.forget(CallbackKind::SignOut);
 
-        // 9. Verify: nothing of the session is left in the keychain.
+        // 9. Verify: nothing of the session is left in the keychain. A refresh still under way
+        // queues what Okta issues when it answers.
         let verified = self.finish_pending_entry().await;
-        let revocation_pending = verified.as_ref().map_or(true, |pending| *pending);
+        let refresh_under_way = refreshing.is_some_and(|task: JoinHandle<()>| !task.is_finished());
+        let revocation_pending =
+            refresh_under_way || verified.as_ref().map_or(true, |pending| *pending);
         let outcome = SignOutOutcome::new(
             mode,
             ending,
@@ -210,12 +216,14 @@ impl SessionManager {
         self.events.sign_out_step(record.step);
     }
 
-    /// Refreshes to replace an expired ID token; returns whether the hint stays expired.
+    /// Refreshes to replace an expired ID token; returns whether the hint stays expired. The
+    /// refresh runs as a task of its own, put in `refreshing`.
     async fn freshen_id_token(
         &self,
         provider: &Arc<Provider>,
         pending: &mut PendingSignOut,
         subject: String,
+        refreshing: &mut Option<JoinHandle<()>>,
     ) -> bool {
         let Some(id_token) = pending.id_token.as_ref() else {
             return false;
@@ -223,32 +231,36 @@ impl SessionManager {
         if !provider.id_token_expired(id_token) {
             return false;
         }
-        let refresh_token = pending.to_revoke.iter().find_map(|token| match token {
-            RevocableToken::Refresh(token) => Some(token.clone()),
-            RevocableToken::Access(_) => None,
-        });
+        let refresh_token = pending
+            .to_revoke
+            .iter()
+            .find_map(|queued| match &queued.token {
+                RevocableToken::Refresh(token) => Some(token.clone()),
+                RevocableToken::Access(_) => None,
+            });
         let Some(refresh_token) = refresh_token else {
             return true;
         };
         let id_token = id_token.clone();
         // Okta issues new tokens as soon as it answers, and they are as live as the old ones:
-        // they are queued for revocation even if the person stops waiting meanwhile (that
-        // drops this future, not the task). This sign-out revokes them; if it has stopped
-        // waiting, the retries do.
+        // they are queued, and the retries woken, even if the person stops waiting meanwhile
+        // (that drops this future, not the task). The sign-out revokes them if it still runs;
+        // the retries do otherwise.
         let (answer, refreshed) = oneshot::channel();
-        tokio::spawn({
+        let origin = self.origin();
+        *refreshing = Some(tokio::spawn({
             let provider = provider.clone();
             let keychain = self.keychain.clone();
             let retries = self.revocations_queued.clone();
             async move {
                 let (fresh, failure) =
                     match provider.refresh(&refresh_token, &id_token, &subject).await {
-                        Ok((fresh, _)) => (PendingSignOut::from_tokens(&fresh), None),
+                        Ok((fresh, _)) => (PendingSignOut::from_tokens(&fresh, &origin), None),
                         // What Okta issued with an unusable answer is revoked all the same.
                         Err(RefreshError {
                             error,
                             issued: Some(issued),
-                        }) => (PendingSignOut::from_tokens(&issued), Some(error)),
+                        }) => (PendingSignOut::from_tokens(&issued, &origin), Some(error)),
                         Err(RefreshError {
                             error,
                             issued: None,
@@ -269,15 +281,13 @@ impl SessionManager {
                 if let Err(error) = saved {
                     tracing::error!(error = %error_chain(&error), "could not queue the refreshed tokens");
                 }
-                let answered = match failure {
-                    None => answer.send(Ok(fresh)),
-                    Some(error) => answer.send(Err(error)),
-                };
-                if answered.is_err() {
-                    retries.notify_one();
-                }
+                retries.notify_one();
+                let _ = answer.send(match failure {
+                    None => Ok(fresh),
+                    Some(error) => Err(error),
+                });
             }
-        });
+        }));
         match refreshed.await.expect("the refresh task answers") {
             Ok(fresh) => {
                 pending.merge(fresh);
@@ -317,7 +327,7 @@ impl SessionManager {
                  reinstall the app or restart it to register it again"
             )));
         }
-        match provider.check_end_session(&url, post_logout).await {
+        match provider.check_end_session(&url, post_logout, state).await {
             Ok(()) => Ok(url),
             Err(EndSessionError::Unreachable(cause)) => {
                 tracing::warn!(error = %error_chain(cause.as_ref()), "Okta's end-session endpoint cannot be reached");

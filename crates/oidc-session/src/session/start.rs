@@ -20,7 +20,7 @@ use crate::error::{error_chain, SessionError};
 use crate::journal::{Journal, JournalRecord, SignOutMode};
 use crate::provider::IdentityProvider;
 use crate::tokens::StoredSession;
-use crate::vault::{TokenVault, VaultError};
+use crate::vault::{QueuedToken, TokenVault, VaultError};
 
 /// Everything a session is made of: its configuration, its identity provider, where it keeps
 /// its state, and the app around it.
@@ -98,6 +98,8 @@ impl SessionManager {
             state: Mutex::new(State::SignedOut(None)),
             restored,
             revocations_queued: Arc::default(),
+            retry_refused: AtomicBool::new(false),
+            revocations: Mutex::default(),
             last_activity: Mutex::new(SystemTime::now()),
             fresh_login_required,
             sign_outs_begun: Arc::default(),
@@ -150,9 +152,10 @@ impl SessionManager {
         // The staged tokens follow the stored session, read under the same lock as any store:
         // those of a session that is gone (a sign-out cut short after its delete) are queued
         // for revocation.
+        let origin = self.origin();
         let (stored, queued) = self
             .keychain
-            .exclusively(|vault| {
+            .exclusively(move |vault| {
                 let stored = match vault.load() {
                     Ok(stored) => stored,
                     Err(VaultError::Corrupt) => {
@@ -162,9 +165,9 @@ impl SessionManager {
                     }
                     Err(error) => return Err(error),
                 };
-                let live = stored
-                    .as_ref()
-                    .map_or_else(Vec::new, |session| session.tokens.revocable());
+                let live = stored.as_ref().map_or_else(Vec::new, |session| {
+                    QueuedToken::all_of(&session.tokens, &origin)
+                });
                 let queued = vault.update_pending(|pending| pending.stage(live))?;
                 Ok((stored, queued))
             })
@@ -228,9 +231,10 @@ impl SessionManager {
             // Okta never confirmed the end of its session in the browser.
             self.require_fresh_login(true);
         }
+        let origin = self.origin();
         self.keychain
-            .exclusively(|vault| match vault.load() {
-                Ok(Some(session)) => queue_for_revocation(vault, &session.tokens),
+            .exclusively(move |vault| match vault.load() {
+                Ok(Some(session)) => queue_for_revocation(vault, &session.tokens, &origin),
                 Ok(None) => Ok(()),
                 Err(VaultError::Corrupt) => vault.delete(),
                 Err(error) => Err(error),

@@ -17,7 +17,7 @@ use crate::tokens::{
 
 mod pending;
 
-pub use pending::PendingSignOut;
+pub use pending::{PendingSignOut, QueuedToken, TokenOrigin};
 
 /// The keychain entry's user name for the signed-in session.
 const SESSION_ENTRY: &str = "session";

@@ -8,6 +8,7 @@ mod deep_links;
 mod fault_matrix;
 mod leak_scan;
 mod real_okta;
+mod revocation;
 mod sign_in;
 mod sign_out;
 mod vault;

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use mock_okta::{TokenState, DEMO_CLIENT_ID};
-use oidc_session::tokens::RevocableToken;
 use oidc_session::{Config, SessionError, SessionView, SignedOutReason};
 use session_testkit::{expect_app_redirect, query, Harness, SCHEME};
 use url::Url;
@@ -244,10 +243,26 @@ async fn a_restart_restores_the_session_and_refreshes_an_expired_access_token() 
             .state,
         TokenState::Active
     );
-    // The refreshed tokens replace the old ones as those staged for the sign-out; the old
-    // ones are not queued (revoking a rotated refresh token could end the new access token).
+    // The refreshed tokens replace the old ones as those staged for the sign-out. The old
+    // access token is revoked; the old refresh token is not (revoking a rotated refresh token
+    // could end the new tokens' grant).
+    let state_of = |token: &str| harness.mock.token(token).unwrap().state;
+    harness
+        .wait_until("the replaced access token revoked", || {
+            state_of(before.tokens.access_token.secret()) == TokenState::Revoked
+        })
+        .await;
+    harness
+        .wait_until("the queue to empty", || {
+            harness.pending().unwrap().to_revoke.is_empty()
+        })
+        .await;
     let pending = harness.pending().unwrap();
-    let staged: Vec<_> = pending.staged.iter().map(RevocableToken::secret).collect();
+    let staged: Vec<_> = pending
+        .staged
+        .iter()
+        .map(|queued| queued.token.secret())
+        .collect();
     assert_eq!(
         staged,
         [
@@ -255,7 +270,16 @@ async fn a_restart_restores_the_session_and_refreshes_an_expired_access_token() 
             after.tokens.access_token.secret()
         ]
     );
-    assert!(pending.to_revoke.is_empty());
+    assert_ne!(
+        state_of(before.tokens.refresh_token.as_ref().unwrap().secret()),
+        TokenState::Revoked
+    );
+    for token in [
+        &after.tokens.access_token.secret(),
+        &after.tokens.refresh_token.as_ref().unwrap().secret(),
+    ] {
+        assert_eq!(state_of(token), TokenState::Active);
+    }
     // The restored session also keeps its original sign-in time (absolute timeout).
     assert_eq!(after.signed_in_at, before.signed_in_at);
     assert!(harness

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use mock_okta::browser::{Browser, Landing};
-use mock_okta::{ExpiredHintPolicy, TokenState};
-use oidc_session::tokens::RevocableToken;
+use mock_okta::{ExpiredHintPolicy, TokenState, UNREGISTERED_POST_LOGOUT_REDIRECT_URI};
+use oidc_session::vault::QueuedToken;
 use oidc_session::{
     Config, OutcomeKind, SessionView, SignOutMode, SignOutOutcome, SignOutStep, SignedOutReason,
 };
@@ -71,10 +71,10 @@ fn short_sign_out_timeout() -> Config {
 }
 
 /// The values of `tokens`, in order.
-fn values(tokens: &[RevocableToken]) -> Vec<String> {
+fn values(tokens: &[QueuedToken]) -> Vec<String> {
     tokens
         .iter()
-        .map(|token| token.secret().to_owned())
+        .map(|queued| queued.token.secret().to_owned())
         .collect()
 }
 
@@ -323,8 +323,11 @@ async fn an_unregistered_sign_out_redirect_fails_the_preflight_with_what_to_fix(
 
     let outcome = only_outcome(&harness);
     assert_eq!(outcome.kind, OutcomeKind::PreflightFailed, "{outcome:?}");
+    // Okta's own words, from its error page's fields: they say where to fix it.
     assert!(
-        outcome.message.contains("Sign-out redirect URIs"),
+        outcome.message.contains(&format!(
+            "invalid_request: {UNREGISTERED_POST_LOGOUT_REDIRECT_URI}"
+        )),
         "{}",
         outcome.message
     );

@@ -136,7 +136,9 @@ function showOutcome(outcome) {
   if (outcome.kind === "signed_out_of_app_only" && document.documentElement.dataset.reason) {
     return;
   }
-  const [kind, title] = OUTCOME_TITLES[outcome.kind] || ["warn", "Signed out"];
+  const [kind, title] = outcome.sessionLeftInKeychain
+    ? ["error", "Your keychain kept the session"]
+    : OUTCOME_TITLES[outcome.kind] || ["warn", "Signed out"];
   document.documentElement.dataset.outcome = outcome.kind;
   notify(kind, title, outcome.message);
 }

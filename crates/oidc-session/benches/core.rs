@@ -65,6 +65,7 @@ fn callbacks(c: &mut Criterion) {
 /// A session the size Okta's is: JWT access and ID tokens of about 1 kB, a short refresh token.
 fn okta_sized_session() -> StoredSession {
     StoredSession {
+        id: "session-1".into(),
         tokens: SessionTokens {
             access_token: AccessToken::new("a".repeat(1000)),
             access_expires_at: SystemTime::now() + Duration::from_secs(3600),

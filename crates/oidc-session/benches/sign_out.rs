@@ -122,7 +122,7 @@ async fn main() {
         let journal_ms = {
             let start = Instant::now();
             scratch_journal
-                .write(&JournalRecord::start(SignOutMode::Full))
+                .write(&JournalRecord::start(SignOutMode::Full, "session-1"))
                 .unwrap();
             millis_since(start)
         };

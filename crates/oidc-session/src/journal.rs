@@ -41,7 +41,7 @@ pub enum SignOutStep {
 }
 
 /// One journal record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalRecord {
     /// Which sign-out.
     pub mode: SignOutMode,
@@ -49,15 +49,41 @@ pub struct JournalRecord {
     pub step: SignOutStep,
     /// When it started (Unix seconds).
     pub started_at: u64,
+    /// The id of the session it ends (see [`crate::tokens::StoredSession::id`]); `None` when
+    /// unknown (a damaged journal, or one an earlier version wrote): then it ends whichever
+    /// session is stored.
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 impl JournalRecord {
-    /// A sign-out starting now.
-    pub fn start(mode: SignOutMode) -> Self {
+    /// A sign-out of session `session_id` starting now.
+    pub fn start(mode: SignOutMode, session_id: &str) -> Self {
         Self {
             mode,
             step: SignOutStep::Started,
             started_at: unix_seconds(SystemTime::now()),
+            session_id: Some(session_id.to_owned()).filter(|id| !id.is_empty()),
+        }
+    }
+
+    /// What a journal that is there but cannot be read stands for: a full sign-out of
+    /// whichever session is stored, just started (the safest assumption).
+    pub fn unreadable() -> Self {
+        Self {
+            mode: SignOutMode::Full,
+            step: SignOutStep::Started,
+            started_at: 0,
+            session_id: None,
+        }
+    }
+
+    /// Whether this sign-out ends `session`, not an older one whose journal stayed behind.
+    pub fn ends(&self, session: &crate::tokens::StoredSession) -> bool {
+        match &self.session_id {
+            Some(id) if !session.id.is_empty() => *id == session.id,
+            // Unknown on either side: the safe reading is that it does.
+            _ => true,
         }
     }
 }
@@ -101,16 +127,12 @@ impl Journal {
     }
 
     /// The unfinished sign-out, if any. A damaged journal still means one was under way: it
-    /// reads as a full sign-out that had just started, the safest assumption.
+    /// reads as [`JournalRecord::unreadable`].
     pub fn read(&self) -> io::Result<Option<JournalRecord>> {
         match fs::read(&self.path) {
             Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).unwrap_or_else(|error| {
                 tracing::warn!(%error, "the sign-out journal is damaged; finishing the sign-out");
-                JournalRecord {
-                    mode: SignOutMode::Full,
-                    step: SignOutStep::Started,
-                    started_at: 0,
-                }
+                JournalRecord::unreadable()
             }))),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
@@ -163,9 +185,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::in_dir(&dir.path().join("data"));
         assert_eq!(journal.read().unwrap(), None);
-        let mut record = JournalRecord::start(SignOutMode::AppOnly);
+        let mut record = JournalRecord::start(SignOutMode::AppOnly, "session-1");
         journal.write(&record).unwrap();
-        assert_eq!(journal.read().unwrap(), Some(record));
+        assert_eq!(journal.read().unwrap(), Some(record.clone()));
         record.step = SignOutStep::Revoked;
         journal.write(&record).unwrap();
         assert_eq!(journal.read().unwrap().unwrap().step, SignOutStep::Revoked);
@@ -173,6 +195,21 @@ mod tests {
         journal.clear().unwrap();
         assert_eq!(journal.read().unwrap(), None);
         journal.clear().unwrap();
+    }
+
+    #[test]
+    fn a_record_ends_its_own_session_only() {
+        let mut session = crate::tokens::StoredSession::sample();
+        let record = JournalRecord::start(SignOutMode::Full, &session.id);
+        assert!(record.ends(&session));
+        session.id = "session-2".into();
+        assert!(!record.ends(&session), "a newer session");
+        session.id = String::new();
+        assert!(record.ends(&session), "a session of an earlier version");
+        let earlier: JournalRecord =
+            serde_json::from_str(r#"{"mode":"full","step":"local_done","started_at":1}"#).unwrap();
+        assert_eq!(earlier.session_id, None);
+        assert!(earlier.ends(&crate::tokens::StoredSession::sample()));
     }
 
     #[test]

@@ -142,6 +142,10 @@ pub struct UserClaims {
 /// A session as the keychain keeps it.
 #[derive(Debug, Clone)]
 pub struct StoredSession {
+    /// Which session this is: random, made at sign-in and kept across refreshes, so that a
+    /// sign-out's journal names the session it ends (empty for a session stored by a version
+    /// that did not have it).
+    pub id: String,
     /// The tokens.
     pub tokens: SessionTokens,
     /// Who signed in.
@@ -155,6 +159,7 @@ impl StoredSession {
     /// Ada's session, with short made-up tokens.
     pub(crate) fn sample() -> Self {
         Self {
+            id: "session-1".into(),
             tokens: SessionTokens {
                 access_token: AccessToken::new("access-1".into()),
                 access_expires_at: from_unix_seconds(2_000_000_000),

@@ -21,6 +21,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use url::Url;
 
+mod keychain;
+
+pub use keychain::FaultyKeychain;
+
 /// The app's private-use URI scheme.
 pub const SCHEME: &str = "com.example.oktasignout";
 /// A safety net against hangs, not a speed check.

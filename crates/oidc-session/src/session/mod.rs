@@ -95,6 +95,8 @@ pub enum SessionView {
     },
 }
 
+// One per app: boxing the signed-in session would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum State {
     SignedOut(Option<SignedOutReason>),
     SigningIn {

@@ -56,6 +56,9 @@ pub struct SignOutOutcome {
     pub expired_id_token_hint: bool,
     /// The next sign-in asks for a password: the browser may still be signed in to Okta.
     pub password_required: bool,
+    /// The keychain failed to delete the session: it is out of the app's memory, and the
+    /// next start deletes it (the sign-out's journal stays until then).
+    pub session_left_in_keychain: bool,
 }
 
 /// How the network part of a sign-out ended, with what Okta said or what went wrong where the
@@ -107,6 +110,7 @@ impl SignOutOutcome {
         ending: Ending,
         revocation_pending: bool,
         expired_id_token_hint: bool,
+        keychain_failure: Option<&str>,
         post_logout_redirect_uri: &Url,
     ) -> Self {
         let kind = ending.kind();
@@ -140,6 +144,12 @@ impl SignOutOutcome {
                 capitalized(BROWSER_MAY_BE_SIGNED_IN)
             ),
         };
+        if let Some(failure) = keychain_failure {
+            message = format!(
+                "Your system keychain could not delete your session ({failure}); the app no \
+                 longer uses it and deletes it when it next starts. {message}"
+            );
+        }
         if expired_id_token_hint {
             message.push_str(EXPIRED_HINT);
         }
@@ -152,6 +162,7 @@ impl SignOutOutcome {
             revocation_pending,
             expired_id_token_hint,
             password_required,
+            session_left_in_keychain: keychain_failure.is_some(),
         }
     }
 }
@@ -176,6 +187,7 @@ mod tests {
             ending,
             revocation_pending,
             expired_hint,
+            None,
             &uri,
         )
     }
@@ -228,8 +240,29 @@ mod tests {
             Ending::TimedOut,
             false,
             false,
+            None,
             &Url::parse("com.example.oktasignout:/bye").unwrap(),
         );
         assert!(timed_out.message.contains("com.example.oktasignout:/bye"));
+    }
+
+    #[test]
+    fn a_session_the_keychain_kept_is_said_first() {
+        let outcome = SignOutOutcome::new(
+            SignOutMode::AppOnly,
+            Ending::AppOnly,
+            false,
+            false,
+            Some("the system keychain failed"),
+            &Url::parse("com.example.oktasignout:/bye").unwrap(),
+        );
+        assert!(outcome.session_left_in_keychain);
+        assert!(
+            outcome.message.starts_with(
+                "Your system keychain could not delete your session (the system keychain failed)"
+            ),
+            "{}",
+            outcome.message
+        );
     }
 }

@@ -61,6 +61,7 @@ impl SessionManager {
             .await;
         match refreshed {
             Ok((tokens, user)) => Ok(StoredSession {
+                id: session.id.clone(),
                 tokens,
                 user: user.unwrap_or_else(|| session.user.clone()),
                 signed_in_at: session.signed_in_at,

@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
+use openidconnect::CsrfToken;
 use tokio::sync::oneshot;
 
 use super::{SessionManager, State};
@@ -108,11 +109,17 @@ impl SessionManager {
         let code = code?;
         let (tokens, user) = provider.exchange_code(code, request).await?;
         let session = StoredSession {
+            id: CsrfToken::new_random().into_secret(),
             tokens,
             user,
             signed_in_at: SystemTime::now(),
         };
         self.store(&session, false).await?;
+        // A journal still here is an earlier sign-out's that could not be cleared: its
+        // session is gone (the store above queued what it staged), and this one is not its.
+        if let Err(error) = self.journal.clear() {
+            tracing::error!(%error, "could not clear an earlier sign-out's journal");
+        }
         Ok(session)
     }
 }

@@ -50,9 +50,9 @@ impl SessionManager {
         // crash cuts short, the next start neither restores the session nor loses its tokens.
         let mut pending = PendingSignOut::from_tokens(&session.tokens, &self.origin());
         let subject = session.user.subject.clone();
+        let mut journal = JournalRecord::start(mode, &session.id);
         drop(session);
         let deleting = self.keychain.run(TokenVault::delete);
-        let mut journal = JournalRecord::start(mode);
         self.record_step(&journal);
         if let Err(error) = deleting.await {
             tracing::error!(error = %error_chain(&error), "the keychain failed while ending the app session");
@@ -146,11 +146,13 @@ impl SessionManager {
         let refresh_under_way = refreshing.is_some_and(|task: JoinHandle<()>| !task.is_finished());
         let revocation_pending =
             refresh_under_way || verified.as_ref().map_or(true, |pending| *pending);
+        let keychain_failure = verified.as_ref().err().map(|error| error_chain(error));
         let outcome = SignOutOutcome::new(
             mode,
             ending,
             revocation_pending,
             expired_hint,
+            keychain_failure.as_deref(),
             &self.config.post_logout_redirect_uri,
         );
         tracing::info!(kind = ?outcome.kind, revocation_pending, "signed out");

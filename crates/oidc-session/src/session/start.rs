@@ -216,6 +216,9 @@ impl SessionManager {
 
     /// Finishes a sign-out that a crash cut short: the session leaves the keychain (its
     /// tokens queued for revocation), the journal is cleared. Returns whether there was one.
+    /// A journal of an older session than the stored one (its sign-out ended, but the journal
+    /// could not be cleared before the person signed in again) is cleared, and the stored
+    /// session kept.
     async fn resume_interrupted_sign_out(&self) -> Result<bool, SessionError> {
         let record = match self.journal.read() {
             Ok(Some(record)) => record,
@@ -223,23 +226,33 @@ impl SessionManager {
             // Failing closed: a journal that is there but unreadable still means a sign-out.
             Err(error) => {
                 tracing::error!(%error, "cannot read the sign-out journal; finishing the sign-out");
-                JournalRecord::start(SignOutMode::Full)
+                JournalRecord::unreadable()
             }
         };
+        let origin = self.origin();
+        let ending = record.clone();
+        let stale = self
+            .keychain
+            .exclusively(move |vault| match vault.load() {
+                Ok(Some(session)) if !ending.ends(&session) => Ok(true),
+                Ok(Some(session)) => {
+                    queue_for_revocation(vault, &session.tokens, &origin).map(|()| false)
+                }
+                Ok(None) => Ok(false),
+                Err(VaultError::Corrupt) => vault.delete().map(|()| false),
+                Err(error) => Err(error),
+            })
+            .await?;
+        if stale {
+            tracing::warn!(step = ?record.step, "the journal of an earlier session's sign-out was left behind; clearing it");
+            self.journal.clear().map_err(SessionError::Journal)?;
+            return Ok(false);
+        }
         tracing::warn!(step = ?record.step, mode = ?record.mode, "finishing an interrupted sign-out");
         if record.mode == SignOutMode::Full {
             // Okta never confirmed the end of its session in the browser.
             self.require_fresh_login(true);
         }
-        let origin = self.origin();
-        self.keychain
-            .exclusively(move |vault| match vault.load() {
-                Ok(Some(session)) => queue_for_revocation(vault, &session.tokens, &origin),
-                Ok(None) => Ok(()),
-                Err(VaultError::Corrupt) => vault.delete(),
-                Err(error) => Err(error),
-            })
-            .await?;
         self.finish_pending_entry().await?;
         self.journal.clear().map_err(SessionError::Journal)?;
         self.revocations_queued.notify_one();

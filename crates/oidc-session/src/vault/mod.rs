@@ -55,6 +55,9 @@ impl From<KeyringError> for VaultError {
 /// The session as one keychain secret (JSON). Only this module writes it.
 #[derive(Serialize, Deserialize, Zeroize)]
 struct Record {
+    #[zeroize(skip)]
+    #[serde(default)]
+    id: String,
     access_token: String,
     access_expires_at: u64,
     refresh_token: Option<String>,
@@ -131,6 +134,7 @@ impl TokenVault {
     /// Stores `session`, replacing the one there.
     pub fn save(&self, session: &StoredSession) -> Result<(), VaultError> {
         let record = Record {
+            id: session.id.clone(),
             access_token: session.tokens.access_token.secret().to_owned(),
             access_expires_at: unix_seconds(session.tokens.access_expires_at),
             refresh_token: session
@@ -151,6 +155,7 @@ impl TokenVault {
             return Ok(None);
         };
         let session = StoredSession {
+            id: std::mem::take(&mut record.id),
             tokens: SessionTokens {
                 access_token: AccessToken::new(std::mem::take(&mut record.access_token)),
                 access_expires_at: from_unix_seconds(record.access_expires_at),
@@ -195,6 +200,7 @@ mod tests {
         assert_eq!(loaded.tokens.id_token.secret(), "id-1");
         assert_eq!(unix_seconds(loaded.tokens.access_expires_at), 2_000_000_000);
         assert_eq!(unix_seconds(loaded.signed_in_at), 1_700_000_000);
+        assert_eq!(loaded.id, "session-1");
         assert_eq!(loaded.user, StoredSession::sample().user);
         vault.delete().unwrap();
         assert!(vault.load().unwrap().is_none());

@@ -6,6 +6,7 @@ mod crash;
 mod deep_link_oracle;
 mod deep_links;
 mod fault_matrix;
+mod journal;
 mod leak_scan;
 mod real_okta;
 mod revocation;

@@ -14,6 +14,7 @@ const CHILD_VAR: &str = "OIDC_SESSION_VAULT_TEST_CHILD";
 
 fn session(access_token: &str) -> StoredSession {
     StoredSession {
+        id: "session-1".into(),
         tokens: SessionTokens {
             access_token: AccessToken::new(access_token.to_owned()),
             access_expires_at: SystemTime::now() + Duration::from_secs(3600),

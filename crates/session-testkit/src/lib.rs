@@ -290,6 +290,18 @@ impl TestSession {
         }
     }
 
+    /// A session against `mock`'s default authorization server, with the default
+    /// configuration, its tokens in `keychain`, its journal in `data_dir`.
+    pub fn over_keychain(mock: &MockOkta, keychain: &Arc<FaultyKeychain>, data_dir: &Path) -> Self {
+        Self::start(SessionSetup {
+            idp: identity_provider(mock, DEFAULT_REQUEST_TIMEOUT),
+            config: Config::demo(SCHEME),
+            vault: TokenVault::with_store(keychain.store(), SCHEME),
+            data_dir,
+            events: RecordedEvents::default(),
+        })
+    }
+
     /// Stops the session's background work and waits until no keychain write of it is
     /// under way, as when the app quits.
     pub async fn stop(&mut self) {

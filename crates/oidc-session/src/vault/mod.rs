@@ -15,12 +15,16 @@ use crate::tokens::{
     StoredSession, UserClaims,
 };
 
+mod parts;
 mod pending;
 
+pub use parts::MAX_ENTRY_BYTES;
 pub use pending::{PendingSignOut, QueuedToken, TokenOrigin};
 
 /// The keychain entry's user name for the signed-in session.
 const SESSION_ENTRY: &str = "session";
+/// The keychain entry that [`TokenVault::check`] writes and deletes.
+const SELF_TEST_ENTRY: &str = "self-test";
 
 /// Why the keychain could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -81,13 +85,31 @@ pub struct TokenVault {
 }
 
 impl TokenVault {
-    /// The platform's keychain.
+    /// The platform's keychain, once it passed [`TokenVault::check`].
     pub fn platform(service: &str) -> Result<Self, VaultError> {
         keyring::Entry::store_status()
             .as_ref()
             .map_err(|error| VaultError::Unavailable(error.to_string().into()))?;
         let store = keyring_core::get_default_store().ok_or(KeyringError::NoDefaultStore)?;
-        Ok(Self::with_store(store, service))
+        let vault = Self::with_store(store, service);
+        vault.check()?;
+        Ok(vault)
+    }
+
+    /// Writes, reads back and deletes a throwaway entry: a keychain that is locked, absent or
+    /// broken fails here, at start, rather than at the first sign-in.
+    pub fn check(&self) -> Result<(), VaultError> {
+        let probe = format!("{:?}", std::time::SystemTime::now());
+        let entry = self.entry(SELF_TEST_ENTRY)?;
+        entry.set_secret(probe.as_bytes())?;
+        let read = entry.get_secret();
+        entry.delete_credential()?;
+        if read? != probe.as_bytes() {
+            return Err(VaultError::Failed(
+                "the keychain gave back something else than it stored".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// A vault over `store` (tests use keyring-core's mock store).
@@ -102,26 +124,32 @@ impl TokenVault {
         Ok(Entry::new_in_store(&self.store, &self.service, user)?)
     }
 
-    /// Writes `record` as the JSON secret of `user`'s entry.
+    /// Writes `record` as `user`'s value, in JSON.
     fn write_json(&self, user: &str, record: &impl Serialize) -> Result<(), VaultError> {
-        let json = Sensitive::new(serde_json::to_string(record).expect("a record serializes"));
-        self.entry(user)?.set_password(json.expose())?;
-        Ok(())
+        let json = Sensitive::new(serde_json::to_vec(record).expect("a record serializes"));
+        self.write_value(user, json.expose())
     }
 
-    /// Reads `user`'s entry as JSON; `None` when there is none.
+    /// Reads `user`'s value as JSON; `None` when there is none.
     fn read_json<T: serde::de::DeserializeOwned>(
         &self,
         user: &str,
     ) -> Result<Option<T>, VaultError> {
-        let json = match self.entry(user)?.get_password() {
-            Ok(json) => Sensitive::new(json),
-            Err(KeyringError::NoEntry) => return Ok(None),
-            Err(error) => return Err(error.into()),
+        let Some(json) = self.read_value(user)? else {
+            return Ok(None);
         };
-        serde_json::from_str(json.expose())
+        serde_json::from_slice(json.expose())
             .map(Some)
             .map_err(|_| VaultError::Corrupt)
+    }
+
+    /// The bytes of `user`'s entry itself; `None` when there is none.
+    fn read_entry(&self, user: &str) -> Result<Option<Sensitive<Vec<u8>>>, VaultError> {
+        match self.entry(user)?.get_secret() {
+            Ok(bytes) => Ok(Some(Sensitive::new(bytes))),
+            Err(KeyringError::NoEntry) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
     }
 
     fn delete_entry(&self, user: &str) -> Result<(), VaultError> {
@@ -170,7 +198,7 @@ impl TokenVault {
 
     /// Deletes the stored session; deleting nothing is not an error.
     pub fn delete(&self) -> Result<(), VaultError> {
-        self.delete_entry(SESSION_ENTRY)
+        self.delete_value(SESSION_ENTRY)
     }
 }
 
@@ -216,6 +244,22 @@ mod tests {
         let error = entry.get_password().map_err(VaultError::from).unwrap_err();
         assert!(matches!(error, VaultError::Unavailable(_)));
         assert!(error.to_string().contains("locked or not available"));
+    }
+
+    #[test]
+    fn the_self_test_passes_on_a_working_keychain_and_names_a_locked_one() {
+        let vault = TokenVault::mock();
+        vault.check().unwrap();
+        assert!(
+            vault.read_entry(SELF_TEST_ENTRY).unwrap().is_none(),
+            "cleaned up"
+        );
+        let entry = vault.entry(SELF_TEST_ENTRY).unwrap();
+        let mock: &keyring_core::mock::Cred = entry.as_any().downcast_ref().unwrap();
+        mock.set_error(KeyringError::NoStorageAccess("locked".into()));
+        let error = vault.check().unwrap_err();
+        assert!(matches!(error, VaultError::Unavailable(_)), "{error:?}");
+        assert!(error.to_string().contains("unlock it"));
     }
 
     #[test]

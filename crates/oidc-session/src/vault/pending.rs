@@ -260,7 +260,7 @@ impl TokenVault {
 
     /// Deletes the pending-revocation entry.
     pub fn delete_pending(&self) -> Result<(), VaultError> {
-        self.delete_entry(PENDING_ENTRY)
+        self.delete_value(PENDING_ENTRY)
     }
 }
 

@@ -156,8 +156,14 @@ impl Cell {
             .load()
             .unwrap()
             .expect("the restored session");
-        let mut tokens = stored.tokens.revocable();
-        tokens.push(RevocableToken::Access(replaced));
+        let tokens = stored.tokens.revocable();
+        // The queue may also hold the access token the restore replaced, if the retries have
+        // not revoked it yet.
+        let queueable: Vec<_> = tokens
+            .iter()
+            .cloned()
+            .chain([RevocableToken::Access(replaced)])
+            .collect();
         let first_view = harness.app.events.views().len();
         if matches!(self.step, Step::Revoke | Step::LogoutPreflight) {
             self.inject(&harness).await;
@@ -246,7 +252,7 @@ impl Cell {
                     pending
                         .to_revoke
                         .iter()
-                        .all(|queued| tokens.contains(&queued.token)),
+                        .all(|queued| queueable.contains(&queued.token)),
                     "{name}: only the session's own tokens wait"
                 );
             }

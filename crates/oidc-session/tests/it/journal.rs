@@ -4,35 +4,18 @@
 use mock_okta::browser::Browser;
 use mock_okta::MockOkta;
 use oidc_session::journal::{JournalRecord, SignOutStep};
-use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
-use oidc_session::{Config, SessionView, SignOutMode, SignedOutReason, TokenVault};
-use session_testkit::{
-    identity_provider, FaultyKeychain, Harness, RecordedEvents, SessionSetup, TestSession, SCHEME,
-};
+use oidc_session::{SessionView, SignOutMode, SignedOutReason, TokenVault};
+use session_testkit::{FaultyKeychain, Harness, TestSession, SCHEME};
 
 /// The keychain entry of the signed-in session (README: "Signing out").
 const SESSION_ENTRY: &str = "session";
-
-fn app_over(
-    mock: &MockOkta,
-    keychain: &std::sync::Arc<FaultyKeychain>,
-    data_dir: &std::path::Path,
-) -> TestSession {
-    TestSession::start(SessionSetup {
-        idp: identity_provider(mock, DEFAULT_REQUEST_TIMEOUT),
-        config: Config::demo(SCHEME),
-        vault: TokenVault::with_store(keychain.store(), SCHEME),
-        data_dir,
-        events: RecordedEvents::default(),
-    })
-}
 
 #[tokio::test]
 async fn a_session_the_keychain_will_not_delete_is_said_and_deleted_at_the_next_start() {
     let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
     let keychain = FaultyKeychain::new();
     let data_dir = tempfile::tempdir().unwrap();
-    let mut app = app_over(&mock, &keychain, data_dir.path());
+    let mut app = TestSession::over_keychain(&mock, &keychain, data_dir.path());
     let browser = Browser::for_mock(&mock).unwrap();
     app.sign_in(&browser).await;
 
@@ -59,7 +42,7 @@ async fn a_session_the_keychain_will_not_delete_is_said_and_deleted_at_the_next_
     // The keychain works again: the next start finishes the sign-out, never restores.
     keychain.fail_deletes_of(SESSION_ENTRY, false);
     app.stop().await;
-    let app = app_over(&mock, &keychain, data_dir.path());
+    let app = TestSession::over_keychain(&mock, &keychain, data_dir.path());
     assert_eq!(
         app.manager.restored().await.unwrap(),
         SessionView::SignedOut {

@@ -5,8 +5,12 @@
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use oidc_session::tokens::{AccessToken, IdToken, RefreshToken, SessionTokens, StoredSession};
+use oidc_session::tokens::{
+    AccessToken, IdToken, RefreshToken, RevocableToken, SessionTokens, StoredSession,
+};
+use oidc_session::vault::{PendingSignOut, QueuedToken, MAX_ENTRY_BYTES};
 use oidc_session::{TokenVault, UserClaims, VaultError};
+use session_testkit::{FaultyKeychain, TestSession};
 
 /// The environment variable that makes this binary the child of
 /// `without_a_secret_service_the_vault_is_a_clear_error`.
@@ -105,4 +109,88 @@ fn child_without_a_secret_service() {
     };
     assert!(matches!(error, VaultError::Unavailable(_)), "{error:?}");
     println!("vault error: {error}");
+}
+
+#[test]
+fn okta_sized_tokens_are_kept_in_entries_of_at_most_2048_bytes() {
+    // Windows Credential Manager holds 2,560 bytes per entry; this keychain refuses more
+    // than the app's own limit.
+    let keychain = FaultyKeychain::with_entry_limit(MAX_ENTRY_BYTES);
+    let vault = TokenVault::with_store(keychain.store(), "com.example.oktasignout");
+    let mut okta_sized = session(&format!("eyJ.{}", "a".repeat(1400)));
+    okta_sized.tokens.id_token = IdToken::new(format!("eyJ.{}", "i".repeat(1400)));
+    vault.save(&okta_sized).unwrap();
+    let entries = keychain.entries();
+    assert!(entries.len() >= 2, "split into parts: {entries:?}");
+    assert!(
+        entries.values().all(|size| *size <= MAX_ENTRY_BYTES),
+        "{entries:?}"
+    );
+    let loaded = vault.load().unwrap().unwrap();
+    assert_eq!(
+        loaded.tokens.access_token.secret(),
+        okta_sized.tokens.access_token.secret()
+    );
+    assert_eq!(
+        loaded.tokens.id_token.secret(),
+        okta_sized.tokens.id_token.secret()
+    );
+
+    // The queue of tokens to revoke can grow as long: it is split the same way.
+    let pending = PendingSignOut {
+        to_revoke: (0..4)
+            .map(|index| QueuedToken {
+                token: RevocableToken::Access(AccessToken::new(format!(
+                    "{index}{}",
+                    "a".repeat(1400)
+                ))),
+                origin: None,
+                queued_at: 1_700_000_000,
+                expires_at: None,
+                refused: None,
+            })
+            .collect(),
+        id_token: Some(okta_sized.tokens.id_token.clone()),
+        staged: Vec::new(),
+    };
+    vault.save_pending(&pending).unwrap();
+    assert_eq!(vault.load_pending().unwrap(), Some(pending));
+    assert!(keychain
+        .entries()
+        .values()
+        .all(|size| *size <= MAX_ENTRY_BYTES));
+
+    // Every part goes.
+    vault.delete().unwrap();
+    vault.delete_pending().unwrap();
+    assert_eq!(keychain.entries(), Default::default());
+}
+
+#[tokio::test]
+async fn a_whole_session_lives_and_ends_in_a_keychain_of_small_entries() {
+    let mock = mock_okta::MockOkta::start(mock_okta::Config::default())
+        .await
+        .unwrap();
+    let keychain = FaultyKeychain::with_entry_limit(MAX_ENTRY_BYTES);
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut app = TestSession::over_keychain(&mock, &keychain, data_dir.path());
+    let browser = mock_okta::browser::Browser::for_mock(&mock).unwrap();
+    app.sign_in(&browser).await;
+    app.stop().await;
+    let app = TestSession::over_keychain(&mock, &keychain, data_dir.path());
+    assert!(matches!(
+        app.manager.restored().await.unwrap(),
+        oidc_session::SessionView::SignedIn { .. }
+    ));
+    app.sign_out_now(oidc_session::SignOutMode::AppOnly).await;
+    assert_eq!(
+        keychain.entries(),
+        Default::default(),
+        "nothing left behind"
+    );
+    assert!(mock
+        .tokens()
+        .iter()
+        .filter(|token| token.kind != mock_okta::TokenKind::Id)
+        .all(|token| token.state == mock_okta::TokenState::Revoked));
 }

@@ -14,6 +14,7 @@ fn main() {
         "record_activity",
         "revocation_status",
         "retry_revocations",
+        "watch",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

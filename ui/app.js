@@ -1,8 +1,7 @@
 "use strict";
 
 // The UI only renders what the core reports: claims and outcomes, never a token.
-const { invoke } = window.__TAURI__.core;
-const { listen } = window.__TAURI__.event;
+const { invoke, Channel } = window.__TAURI__.core;
 
 const screens = ["loading", "signed-out", "signing-in", "signed-in"];
 const $ = (id) => document.getElementById(id);
@@ -249,9 +248,14 @@ async function start() {
     show("signed-out");
     return;
   }
-  await listen("session-changed", (event) => render(event.payload));
-  await listen("signed-out", (event) => showOutcome(event.payload));
-  await listen("revocations-changed", (event) => renderRevocations(event.payload));
+  // The app's messages come on a channel of the window's own: it may listen to no event.
+  const messages = new Channel();
+  messages.onmessage = ({ event, payload }) => {
+    if (event === "session-changed") render(payload);
+    else if (event === "signed-out") showOutcome(payload);
+    else if (event === "revocations-changed") renderRevocations(payload);
+  };
+  await invoke("watch", { channel: messages });
   // Not run(): the sign-out's outcome stays on screen while the queue is retried.
   $("retry-revocations").addEventListener("click", () => invoke("retry_revocations").catch(showError));
   $("sign-in").addEventListener("click", () => run($("sign-in"), "sign_in"));

@@ -1,19 +1,16 @@
 //! The core's ports, as the desktop provides them: the person's browser (tauri-plugin-opener),
-//! the desktop's routing of the app's links, and the window (Tauri events).
+//! the desktop's routing of the app's links, and the window (the channels it opened).
 
 use oidc_session::{
     DesktopLinks, RevocationStatus, SessionEvents, SessionView, SignOutOutcome, SystemBrowser,
 };
-use tauri::{AppHandle, Emitter};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::AppHandle;
 use tauri_plugin_opener::OpenerExt;
 use url::Url;
-
-/// The event that carries every [`SessionView`] change to the window.
-const SESSION_CHANGED: &str = "session-changed";
-/// The event that carries each sign-out's [`SignOutOutcome`] to the window.
-const SIGNED_OUT: &str = "signed-out";
-/// The event that carries every change of the tokens still to revoke to the window.
-const REVOCATIONS_CHANGED: &str = "revocations-changed";
 
 /// The person's default browser, through tauri-plugin-opener.
 pub(crate) struct OpenerBrowser(pub(crate) AppHandle);
@@ -57,25 +54,60 @@ impl DesktopLinks for DesktopLinkHandler {
     }
 }
 
-/// Session changes, sent to the window.
-pub(crate) struct WindowEvents(pub(crate) AppHandle);
+/// What the window hears, on the channels it opens with the `watch` command: the app's own
+/// messages only. The window holds no permission to listen to events, so nothing Tauri or a
+/// plugin emits (tauri-plugin-deep-link emits every incoming link, sign-in code included)
+/// can reach it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", content = "payload", rename_all = "kebab-case")]
+pub(crate) enum WindowMessage {
+    /// The session changed.
+    SessionChanged(SessionView),
+    /// A sign-out ended.
+    SignedOut(SignOutOutcome),
+    /// The tokens still to revoke changed.
+    RevocationsChanged(RevocationStatus),
+}
 
-impl SessionEvents for WindowEvents {
+/// The window's channels (a reloaded page opens another), managed by Tauri: the session
+/// reports every change through them.
+#[derive(Clone, Default)]
+pub(crate) struct WindowChannels(Arc<Mutex<Vec<Channel<WindowMessage>>>>);
+
+impl WindowChannels {
+    /// From now on, `channel` hears every message.
+    pub(crate) fn watch(&self, channel: Channel<WindowMessage>) {
+        self.0
+            .lock()
+            .expect("window channels poisoned")
+            .push(channel);
+    }
+
+    /// Sends `message` on every channel; a channel that fails is dropped.
+    fn send(&self, message: WindowMessage) {
+        self.0
+            .lock()
+            .expect("window channels poisoned")
+            .retain(|channel| match channel.send(message.clone()) {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::warn!(%error, "a window channel failed; dropped");
+                    false
+                }
+            });
+    }
+}
+
+impl SessionEvents for WindowChannels {
     fn changed(&self, view: &SessionView) {
-        if let Err(error) = self.0.emit(SESSION_CHANGED, view) {
-            tracing::warn!(%error, "could not tell the window about the session");
-        }
+        self.send(WindowMessage::SessionChanged(view.clone()));
     }
 
     fn signed_out(&self, outcome: &SignOutOutcome) {
-        if let Err(error) = self.0.emit(SIGNED_OUT, outcome) {
-            tracing::warn!(%error, "could not tell the window about the sign-out");
-        }
+        self.send(WindowMessage::SignedOut(outcome.clone()));
     }
 
     fn revocations(&self, status: &RevocationStatus) {
-        if let Err(error) = self.0.emit(REVOCATIONS_CHANGED, status) {
-            tracing::warn!(%error, "could not tell the window about the tokens to revoke");
-        }
+        self.send(WindowMessage::RevocationsChanged(status.clone()));
     }
 }

@@ -6,8 +6,10 @@ use oidc_session::{
     error_chain, RevocationStatus, SessionError, SessionView, SignOutMode, UserClaims,
 };
 use serde::Serialize;
+use tauri::ipc::Channel;
 use tauri::State;
 
+use crate::adapters::{WindowChannels, WindowMessage};
 use crate::state::{AppSession, StartError};
 
 /// An error as the window receives it: a stable code to branch on and a message for people
@@ -128,4 +130,11 @@ pub(crate) fn revocation_status(
 #[tauri::command]
 pub(crate) fn retry_revocations(session: State<'_, AppSession>) -> Result<(), CommandError> {
     session.retry_revocations()
+}
+
+/// From now on, `channel` hears every session change, sign-out outcome and change of the
+/// tokens still to revoke: the window's only way to hear from the app.
+#[tauri::command]
+pub(crate) fn watch(channels: State<'_, WindowChannels>, channel: Channel<WindowMessage>) {
+    channels.watch(channel);
 }

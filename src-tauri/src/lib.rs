@@ -13,6 +13,7 @@ mod state;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
 
+use adapters::WindowChannels;
 use state::AppSession;
 
 /// Starts the app. A second instance (started with a deep link from a terminal, or by an old
@@ -41,12 +42,15 @@ pub fn run() {
             commands::record_activity,
             commands::revocation_status,
             commands::retry_revocations,
+            commands::watch,
         ])
         .setup(|app| {
             logging::init(&app.path().app_log_dir()?)?;
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
             #[cfg(target_os = "linux")]
             linux::register_scheme_handler(app.handle())?;
+            // Before the session, which reports through it from its start.
+            app.manage(WindowChannels::default());
             let session = tauri::async_runtime::block_on(AppSession::start(app.handle()));
             app.manage(session);
             let handle = app.handle().clone();

@@ -11,7 +11,7 @@ use oidc_session::{
 };
 use tauri::{AppHandle, Manager};
 
-use crate::adapters::{DesktopLinkHandler, OpenerBrowser, WindowEvents};
+use crate::adapters::{DesktopLinkHandler, OpenerBrowser, WindowChannels};
 use crate::commands::{AppInfo, CommandError};
 use crate::demo::DemoIdp;
 
@@ -188,7 +188,7 @@ impl ReadySession {
             journal: Journal::in_dir(&data_dir),
             browser: Arc::new(OpenerBrowser(app.clone())),
             desktop_links: Arc::new(DesktopLinkHandler(app.clone())),
-            events: Arc::new(WindowEvents(app.clone())),
+            events: Arc::new(app.state::<WindowChannels>().inner().clone()),
         })?;
         Ok(Self { session, demo })
     }

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// Every permission the window may hold: the app's commands, and event listening for the
-/// session events.
+/// Every permission the window may hold: the app's own commands, nothing of a core module or
+/// a plugin. In particular no event listening: what the window hears comes on the channel it
+/// opens with `watch`, so no event (tauri-plugin-deep-link emits every incoming link) can
+/// reach it.
 const ALLOWED_PERMISSIONS: &[&str] = &[
     "allow-session-state",
     "allow-app-info",
@@ -21,8 +23,7 @@ const ALLOWED_PERMISSIONS: &[&str] = &[
     "allow-record-activity",
     "allow-revocation-status",
     "allow-retry-revocations",
-    "core:event:allow-listen",
-    "core:event:allow-unlisten",
+    "allow-watch",
 ];
 /// CSP sources other than `'self'` and `'none'` that the app may name: images inline, and
 /// Tauri's IPC (`ipc:`, and `http://ipc.localhost` where custom schemes go through http).
@@ -74,7 +75,7 @@ fn assert_least_privilege(source: &str, capability: &Value) {
 }
 
 #[test]
-fn the_window_holds_only_the_app_s_commands_and_event_listening() {
+fn the_window_holds_only_the_app_s_commands() {
     let mut capability_files = 0;
     for entry in std::fs::read_dir(root().join("capabilities")).unwrap() {
         let path = entry.unwrap().path();
@@ -95,11 +96,8 @@ fn the_window_holds_only_the_app_s_commands_and_event_listening() {
         assert_least_privilege(&format!("compiled capability {identifier}"), capability);
         let granted: BTreeSet<_> = granted(capability).into_iter().collect();
         assert!(
-            !granted
-                .iter()
-                .any(|permission| permission.starts_with("opener:")
-                    || permission.starts_with("deep-link:")),
-            "the UI can neither open URLs nor touch deep links: {granted:?}"
+            !granted.iter().any(|permission| permission.contains(':')),
+            "the UI can neither open URLs, touch deep links nor listen to events: {granted:?}"
         );
         // And all of them: the UI uses each (a missing one is a dead button, not a fix).
         let allowed: BTreeSet<_> = ALLOWED_PERMISSIONS
@@ -114,10 +112,7 @@ fn the_window_holds_only_the_app_s_commands_and_event_listening() {
 fn each_app_permission_allows_exactly_its_own_command() {
     let manifests = read_json(&root().join("gen/schemas/acl-manifests.json"));
     let app = &manifests["__app-acl__"]["permissions"];
-    for permission in ALLOWED_PERMISSIONS
-        .iter()
-        .filter(|permission| !permission.contains(':'))
-    {
+    for permission in ALLOWED_PERMISSIONS {
         let command = permission.trim_start_matches("allow-").replace('-', "_");
         let commands = &app[*permission]["commands"];
         assert_eq!(
@@ -126,8 +121,6 @@ fn each_app_permission_allows_exactly_its_own_command() {
             "{permission}: {app}"
         );
     }
-    let listen = &manifests["core:event"]["permissions"]["allow-listen"]["commands"]["allow"];
-    assert_eq!(listen, &serde_json::json!(["listen"]));
 }
 
 /// The directives of a content security policy, each with its sources.

@@ -8,8 +8,11 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use desktop_testkit::{terminate, wait_for, Desktop, Driver, IDENTIFIER};
 use mock_okta::MockOkta;
+use sha2::{Digest, Sha256};
 
 use crate::support::{app_desktop, screenshot, AppDesktop, HandOff, LINK_PROGRAM};
 
@@ -76,34 +79,46 @@ fn stored_tokens(desktop: &Desktop) -> Vec<String> {
         .collect()
 }
 
-/// Records every `session-changed` payload the window receives from now on.
-async fn record_session_events(driver: &Driver) {
-    driver
+/// Records every message the window hears from now on (on a channel of its own, opened as the
+/// UI opens its own), and checks that it cannot listen to the deep-link plugin's event, which
+/// carries every incoming link.
+async fn record_window_messages(driver: &Driver) {
+    let answer = driver
         .client
         .execute_async(
             "const done = arguments[arguments.length - 1];
-             window.sessionEvents = [];
-             window.__TAURI__.event
-               .listen('session-changed', (event) => {
-                 window.sessionEvents.push(JSON.stringify(event.payload));
-               })
-               .then(() => done(true), (error) => done(String(error)));",
+             window.windowMessages = [];
+             const channel = new window.__TAURI__.core.Channel();
+             channel.onmessage = (message) => window.windowMessages.push(JSON.stringify(message));
+             window.__TAURI__.core.invoke('watch', { channel })
+               .then(() => window.__TAURI__.core.invoke('plugin:event|listen', {
+                 event: 'deep-link://new-url',
+                 target: { kind: 'Any' },
+                 handler: window.__TAURI_INTERNALS__.transformCallback(() => {}),
+               }))
+               .then(() => done('listening to deep links'), (error) => done(String(error)));",
             Vec::new(),
         )
         .await
-        .expect("listen to session-changed");
+        .expect("watch the window's messages");
+    let answer = answer.as_str().unwrap_or_default().to_owned();
+    assert!(
+        answer.contains("not allowed"),
+        "the window could listen to the deep-link plugin's event: {answer}"
+    );
 }
 
 /// Everything the window received or shows: recorded events, the answers of the commands it
 /// calls, and its DOM.
 async fn what_the_window_got(driver: &Driver) -> Vec<String> {
     let mut seen: Vec<String> =
-        serde_json::from_value(driver.execute("return window.sessionEvents || [];").await).unwrap();
+        serde_json::from_value(driver.execute("return window.windowMessages || [];").await)
+            .unwrap();
     assert!(
-        seen.iter().any(|event| event.contains("signed_in")),
-        "no session-changed event was recorded: {seen:?}"
+        seen.iter().any(|message| message.contains("signed_in")),
+        "no session change was recorded: {seen:?}"
     );
-    for command in ["session_state", "app_info"] {
+    for command in ["session_state", "app_info", "revocation_status"] {
         let answer = driver
             .client
             .execute_async(
@@ -128,21 +143,86 @@ async fn what_the_window_got(driver: &Driver) -> Vec<String> {
     seen
 }
 
-/// No token, nor the signature of one, reached the window (nor the app's log).
-async fn assert_no_token_reached_the_window(desktop: &Desktop, driver: &Driver) {
-    let mut seen = what_the_window_got(driver).await;
-    assert!(seen.iter().any(|text| text.contains("Ada Lovelace")));
-    seen.push(desktop.app_log());
-    for token in stored_tokens(desktop) {
-        // A JWT's signature alone identifies the token too.
-        let signature = token.rsplit('.').next().unwrap();
-        for text in &seen {
+/// No secret of the flows so far reached the window: no token (nor a JWT's signature), no
+/// code, `state` or `id_token_hint` that the browser saw, no PKCE verifier (found by hashing
+/// every word against the challenges the browser saw). Nor the app's log, which may name a
+/// link's `state` (single-use) but nothing else of these. `tokens` are the session's, read
+/// from the keychain while it held them.
+async fn assert_no_secret_reached_the_window(
+    desktop: &Desktop,
+    driver: &Driver,
+    tokens: &[String],
+) {
+    let window = what_the_window_got(driver).await;
+    assert!(window.iter().any(|text| text.contains("Ada Lovelace")));
+    let log = desktop.app_log();
+    let history = browser_history(desktop);
+    let parameter = |name: &str| -> Vec<String> {
+        history
+            .iter()
+            .flat_map(|url| {
+                url.query_pairs()
+                    .filter(|(key, _)| key == name)
+                    .map(|(_, value)| value.into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let (codes, states, hints, challenges) = (
+        parameter("code"),
+        parameter("state"),
+        parameter("id_token_hint"),
+        parameter("code_challenge"),
+    );
+    assert!(
+        !codes.is_empty() && !states.is_empty() && !challenges.is_empty(),
+        "the browser saw no sign-in: {history:?}"
+    );
+    let mut secrets: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    // A JWT's signature alone identifies the token too.
+    secrets.extend(tokens.iter().filter_map(|token| token.rsplit('.').next()));
+    secrets.extend(codes.iter().chain(&hints).map(String::as_str));
+    let verifier_in = |text: &str| {
+        text.split(|character: char| {
+            !(character.is_ascii_alphanumeric() || "-._~".contains(character))
+        })
+        .filter(|word| (43..=128).contains(&word.len()))
+        .any(|word| challenges.contains(&URL_SAFE_NO_PAD.encode(Sha256::digest(word))))
+    };
+    // The window must not show a link's state either.
+    let window_secrets: Vec<&str> = secrets
+        .iter()
+        .copied()
+        .chain(states.iter().map(String::as_str))
+        .collect();
+    for text in &window {
+        for secret in &window_secrets {
             assert!(
-                !text.contains(&token) && !text.contains(signature),
-                "a token reached the window or the log: {text}"
+                !text.contains(secret),
+                "a secret reached the window: {text}"
             );
         }
+        assert!(
+            !verifier_in(text),
+            "a PKCE verifier reached the window: {text}"
+        );
     }
+    for secret in &secrets {
+        assert!(
+            !log.contains(secret),
+            "a secret reached the app's log: {log}"
+        );
+    }
+    assert!(!verifier_in(&log), "a PKCE verifier reached the app's log");
+}
+
+/// Every URL the browser was asked to open or handed back to the desktop.
+fn browser_history(desktop: &Desktop) -> Vec<url::Url> {
+    std::fs::read_to_string(desktop.home().join(".mock-okta-browser/history"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| url::Url::parse(line).expect("a URL in the browser's history"))
+        .collect()
 }
 
 /// Opens a forged sign-in callback through the desktop, as a hostile program could, and checks
@@ -182,7 +262,7 @@ async fn signs_in_through_the_browser_handing_back_with_gio_open() {
     let driver = Driver::start(&desktop).await;
     driver.wait_for_session("signed_out").await;
     driver.screenshot(&screenshot("session-signed-out")).await;
-    record_session_events(&driver).await;
+    record_window_messages(&driver).await;
 
     driver.click("#sign-in").await;
     driver.wait_for_session("signing_in").await;
@@ -203,7 +283,8 @@ async fn signs_in_through_the_browser_handing_back_with_gio_open() {
         desktop.link_entry_program(),
         std::fs::canonicalize(LINK_PROGRAM).unwrap()
     );
-    assert_no_token_reached_the_window(&desktop, &driver).await;
+    let tokens = stored_tokens(&desktop);
+    assert_no_secret_reached_the_window(&desktop, &driver, &tokens).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -401,6 +482,8 @@ async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
     // Management has.
     let desktop = desktop_on(&mock, HandOff::Gio, &mock.org_issuer());
     let driver = Driver::start(&desktop).await;
+    driver.wait_for_session("signed_out").await;
+    record_window_messages(&driver).await;
     let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
 
     driver.click("#sign-out").await;
@@ -431,6 +514,8 @@ async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
         logouts.iter().any(|event| event.had_session),
         "no logout ended a browser session: {logouts:?}"
     );
+    // Over the whole flow, sign-in to sign-out, nothing secret reached the window.
+    assert_no_secret_reached_the_window(&desktop, &driver, &tokens).await;
 
     // A restart after signing out stays signed out.
     let driver = restart_app(driver, &desktop).await;

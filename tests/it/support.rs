@@ -167,13 +167,25 @@ impl AppDesktop for Desktop {
     }
 
     fn stored_session(&self) -> Option<String> {
-        let output = self
-            .command("secret-tool")
-            .args(["lookup", "service", IDENTIFIER, "username", "session"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("secret-tool (apt install libsecret-tools)");
-        let secret = String::from_utf8(output.stdout).unwrap();
-        (output.status.success() && !secret.is_empty()).then_some(secret)
+        let lookup = |username: &str| {
+            let output = self
+                .command("secret-tool")
+                .args(["lookup", "service", IDENTIFIER, "username", username])
+                .stdin(Stdio::null())
+                .output()
+                .expect("secret-tool (apt install libsecret-tools)");
+            let secret = String::from_utf8(output.stdout).unwrap();
+            (output.status.success() && !secret.is_empty()).then_some(secret)
+        };
+        let session = lookup("session")?;
+        // A long value is split into parts that a manifest in the entry names (README:
+        // "Signing out").
+        let manifest: serde_json::Value = serde_json::from_str(&session).ok()?;
+        match (manifest["parts"].as_u64(), manifest["generation"].as_u64()) {
+            (Some(parts), Some(generation)) => (1..=parts)
+                .map(|index| lookup(&format!("session.{generation}.{index}")))
+                .collect(),
+            _ => Some(session),
+        }
     }
 }

@@ -11,7 +11,7 @@
 //! what it did, with URLs shown without their query (never a code or a token).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
@@ -27,6 +27,9 @@ const PROFILE_DIR: &str = ".mock-okta-browser";
 const COOKIES_FILE: &str = "cookies.json";
 /// The log in the profile.
 const LOG_FILE: &str = "browser.log";
+/// The history in the profile: every URL it was asked to open and every app URL it handed to
+/// the desktop, whole, one per line, as a real browser keeps them.
+const HISTORY_FILE: &str = "history";
 
 /// A scripted person's browser for mock-okta: opens URL, signs in, and hands the redirect to
 /// the app back to the desktop.
@@ -80,6 +83,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     tracing::info!(url = %without_query(&cli.url), "asked to open");
+    if let Err(error) = remember(&profile, &cli.url) {
+        eprintln!("mock-okta-browser: cannot write its history: {error}");
+        return ExitCode::FAILURE;
+    }
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -132,12 +139,25 @@ async fn run(cli: &Cli, home: &Path, profile: &Path) -> Result<(), String> {
     // Whatever happened, the cookies the pages set stay, as in a real browser.
     save_cookies(&browser, &cookies)?;
     match landing.map_err(|error| error.to_string())? {
-        Landing::AppRedirect(url) => hand_off(cli.hand_off, &url),
+        Landing::AppRedirect(url) => {
+            remember(profile, &url)
+                .map_err(|error| format!("cannot write its history: {error}"))?;
+            hand_off(cli.hand_off, &url)
+        }
         Landing::Page { status, .. } => {
             tracing::info!(status, "stopped at a page");
             Ok(())
         }
     }
+}
+
+/// Adds `url` to the history.
+fn remember(profile: &Path, url: &Url) -> std::io::Result<()> {
+    let mut history = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(profile.join(HISTORY_FILE))?;
+    writeln!(history, "{url}")
 }
 
 /// Waits for `go` to exist; gives up when `home` is gone (the desktop was torn down).

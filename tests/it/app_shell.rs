@@ -234,36 +234,68 @@ fn an_instance_that_exits_during_the_hand_off_leaves_the_new_one_running() {
 #[test]
 fn the_link_program_gives_up_on_a_running_app_that_does_not_answer() {
     let desktop = app_desktop();
-    // Stands in for the hung app: it owns the name, takes the call and never answers it.
-    let (hung, hand_off) = silent_instance(&desktop);
+    let app = desktop.launch_app(&[]);
+    desktop.wait_for_log("deep-link handler registered", LIMIT);
+    // The app hangs: stopped, it holds its bus name and answers nothing.
+    signal(app.pid(), "STOP");
 
     let url = format!("{IDENTIFIER}:/logout/callback?state=hung-app");
-    let mut link_program = desktop
+    let output = desktop
         .command(LINK_PROGRAM)
         .arg(&url)
         .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    assert_eq!(hand_off.recv_timeout(LIMIT), Ok(()), "no hand-off call");
-    let status = wait_for("the link program to give up", LIMIT, || {
-        link_program.try_wait().unwrap()
-    });
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut link_program.stderr.take().unwrap(), &mut stderr).unwrap();
-
-    assert!(!status.success(), "it reported success: {stderr}");
+    signal(app.pid(), "CONT");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it reported success: {stderr}");
     assert!(
         stderr.contains("the running app did not take the link within"),
         "{stderr}"
     );
-    assert!(desktop.app_pids().is_empty(), "it started the app");
-    assert_eq!(desktop.app_log(), "", "it started the app");
-    drop(hung);
+    assert_eq!(desktop.app_pids(), [app.pid()], "it started the app");
 }
 
-/// Stands in for a running instance of the app that takes calls but answers none: it owns the
-/// single-instance name on `desktop`'s bus. Returns its connection, and a receiver that hears
+/// Another program of the session owns the app's bus name (it got there first): the link
+/// program must not hand it the link, whose sign-in code is the prize, nor start the app,
+/// whose own hand-off would go to the same owner.
+#[test]
+fn the_link_program_hands_nothing_to_a_program_that_is_not_the_app() {
+    let desktop = app_desktop();
+    let (impostor, hand_off) = silent_instance(&desktop);
+
+    let url = format!("{IDENTIFIER}:/callback?code=the-prize&state=impostor");
+    let output = desktop
+        .command(LINK_PROGRAM)
+        .arg(&url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it reported success: {stderr}");
+    assert!(
+        stderr.contains("not by this app") && stderr.contains("the link was not handed over"),
+        "{stderr}"
+    );
+    assert!(
+        hand_off.try_recv().is_err(),
+        "the impostor got the hand-off call"
+    );
+    assert!(desktop.app_pids().is_empty(), "it started the app");
+    drop(impostor);
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Stands in for a program that takes calls but answers none: it owns the single-instance name
+/// on `desktop`'s bus (an instance of the app that is exiting, or an impostor). Returns its connection, and a receiver that hears
 /// when the hand-off call arrives.
 fn silent_instance(desktop: &Desktop) -> (zbus::blocking::Connection, mpsc::Receiver<()>) {
     let connection = zbus::blocking::connection::Builder::address(desktop.bus_address())

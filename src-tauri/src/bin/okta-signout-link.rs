@@ -4,7 +4,9 @@
 //! It passes the link to the running app over D-Bus, making the very call that a second
 //! instance of the app would make (tauri-plugin-single-instance's `ExecuteCallback`), but
 //! without loading GTK and WebKitGTK first: that alone takes a second instance about 60 ms
-//! (BENCHMARKS.md). When the call fails (no app running, or the app is just exiting) it
+//! (BENCHMARKS.md). It hands the link only to the app: any program of the session could own
+//! the bus name first and would receive every callback, so the name's owner must be the app's
+//! executable (its process, asked of the bus, then that process's executable). When the call fails (no app running, or the app is just exiting) it
 //! becomes the app, with the same command line, and the app takes it from there. When the
 //! running app does not answer at all (it hangs), it gives up after a while and says so.
 
@@ -42,6 +44,9 @@ mod linux {
         Refused(String),
         /// The running app holds its bus name but did not answer in time.
         Unanswered,
+        /// Another program holds the app's bus name: the link must not go there, and starting
+        /// the app would only hand it there too.
+        Untrusted(String),
     }
 
     #[derive(serde::Deserialize)]
@@ -72,6 +77,10 @@ mod linux {
                 );
                 ExitCode::FAILURE
             }
+            Err(NotHandedOver::Untrusted(reason)) => {
+                eprintln!("okta-signout-link: {reason}");
+                ExitCode::FAILURE
+            }
             Err(NotHandedOver::Refused(reason)) => {
                 eprintln!("okta-signout-link: {reason}; starting the app with the link");
                 let error = Command::new(&app).args(&args).exec();
@@ -95,6 +104,7 @@ mod linux {
         let connection = zbus::blocking::connection::Builder::session()
             .and_then(|builder| builder.method_timeout(ANSWER_TIMEOUT).build())
             .map_err(|error| NotHandedOver::Refused(format!("no session bus: {error}")))?;
+        check_owner(&connection, &name, app)?;
         connection
             .call_method(
                 Some(name.as_str()),
@@ -116,6 +126,43 @@ mod linux {
                     "the running app did not take the link ({error})"
                 )),
             })?;
+        Ok(())
+    }
+
+    /// Checks that the program holding bus name `name` is `app`.
+    fn check_owner(
+        connection: &zbus::blocking::Connection,
+        name: &str,
+        app: &Path,
+    ) -> Result<(), NotHandedOver> {
+        let bus = zbus::blocking::fdo::DBusProxy::new(connection)
+            .map_err(|error| NotHandedOver::Refused(format!("no session bus: {error}")))?;
+        let bus_name = zbus::names::BusName::try_from(name).expect("a valid bus name");
+        let pid = match bus.get_connection_unix_process_id(bus_name) {
+            Ok(pid) => pid,
+            Err(zbus::fdo::Error::NameHasNoOwner(_)) => {
+                return Err(NotHandedOver::Refused("the app is not running".to_owned()))
+            }
+            Err(error) => {
+                return Err(NotHandedOver::Untrusted(format!(
+                    "the bus does not say which program holds {name}: {error}"
+                )))
+            }
+        };
+        let owner = std::fs::read_link(format!("/proc/{pid}/exe")).map_err(|error| {
+            NotHandedOver::Untrusted(format!(
+                "cannot see which program holds {name} (process {pid}): {error}"
+            ))
+        })?;
+        let app = std::fs::canonicalize(app).unwrap_or_else(|_| app.to_owned());
+        if owner != app {
+            return Err(NotHandedOver::Untrusted(format!(
+                "{name} is held by {} (process {pid}), not by this app ({}); the link was not \
+                 handed over (if the app was updated while it ran, restart it)",
+                owner.display(),
+                app.display()
+            )));
+        }
         Ok(())
     }
 }

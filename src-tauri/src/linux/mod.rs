@@ -4,6 +4,9 @@
 pub(crate) mod hand_off;
 pub(crate) mod scheme_handler;
 
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
 use tauri::{AppHandle, Manager};
 
 /// Has WebKitGTK paint the page with the CPU instead of the GPU (WebKit reads this in the web
@@ -23,10 +26,13 @@ pub(crate) fn paint_on_the_cpu() {
 /// Installs the desktop entry off the main thread: `xdg-mime` is a shell script that takes
 /// tens of milliseconds, and the window should not wait for it.
 pub(crate) fn register_scheme_handler(app: &AppHandle) -> tauri::Result<()> {
-    let executable = match app.env().appimage {
-        Some(appimage) => appimage.into(),
-        None => scheme_handler::link_program(tauri::utils::platform::current_exe()?),
-    };
+    let env = app.env();
+    let current_exe = tauri::utils::platform::current_exe()?;
+    let executable =
+        match running_appimage(env.appimage.as_deref(), env.appdir.as_deref(), &current_exe) {
+            Some(appimage) => appimage,
+            None => scheme_handler::link_program(current_exe),
+        };
     let config = app.config();
     // The scheme is the app's identifier (RFC 8252 §7.1); tauri.conf.json declares it too.
     let handler = scheme_handler::SchemeHandler::new(
@@ -41,4 +47,58 @@ pub(crate) fn register_scheme_handler(app: &AppHandle) -> tauri::Result<()> {
         Err(error) => tracing::error!(%error, "could not register the deep-link handler"),
     });
     Ok(())
+}
+
+/// The AppImage the app runs from, if it does: `appimage` (`$APPIMAGE`) counts only when the
+/// executable lies inside the image's mount, `appdir` (`$APPDIR`), as the AppImage runtime sets
+/// them both. An `APPIMAGE` inherited from another program's environment would otherwise make
+/// that program the handler of the app's links.
+fn running_appimage(
+    appimage: Option<&OsStr>,
+    appdir: Option<&OsStr>,
+    executable: &Path,
+) -> Option<PathBuf> {
+    let appimage = PathBuf::from(appimage?);
+    let inside = executable.starts_with(appdir?) && appimage.is_file();
+    if !inside {
+        tracing::warn!(appimage = %appimage.display(), "APPIMAGE is set, but the app does not run from it; ignored");
+    }
+    inside.then_some(appimage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inherited_appimage_is_not_the_app_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("okta-signout.AppImage");
+        std::fs::write(&image, b"").unwrap();
+        let mount = dir.path().join(".mount_okta");
+        let inside = mount.join("usr/bin/okta-signout");
+        let installed = Path::new("/usr/bin/okta-signout");
+        let (image_var, mount_var) = (Some(image.as_os_str()), Some(mount.as_os_str()));
+
+        assert_eq!(
+            running_appimage(image_var, mount_var, &inside),
+            Some(image.clone())
+        );
+        for (appimage, appdir, executable) in [
+            (image_var, mount_var, installed),
+            (image_var, None, inside.as_path()),
+            (None, mount_var, inside.as_path()),
+            (
+                Some(OsStr::new("/nowhere/else.AppImage")),
+                mount_var,
+                inside.as_path(),
+            ),
+        ] {
+            assert_eq!(
+                running_appimage(appimage, appdir, executable),
+                None,
+                "{appimage:?} {appdir:?} {executable:?}"
+            );
+        }
+    }
 }

@@ -15,6 +15,8 @@ fn main() {
         "revocation_status",
         "retry_revocations",
         "watch",
+        "open_browser_again",
+        "copy_browser_link",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

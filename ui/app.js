@@ -81,6 +81,7 @@ function formatTime(unixSeconds) {
 
 function render(view) {
   document.documentElement.dataset.session = view.state;
+  for (const hint of document.querySelectorAll(".copied")) hint.hidden = true;
   document.documentElement.dataset.reason = view.reason || "";
   switch (view.state) {
     case "signed_out": {
@@ -271,6 +272,22 @@ async function start() {
     run($("sign-out-app-only"), "sign_out_app_only");
   });
   $("cancel-sign-in").addEventListener("click", () => invoke("cancel"));
+  // For a browser that did not open, or a page closed too soon. Neither link holds a token.
+  for (const button of document.querySelectorAll(".open-again")) {
+    button.addEventListener("click", () => invoke("open_browser_again").catch(showError));
+  }
+  for (const button of document.querySelectorAll(".copy-link")) {
+    button.addEventListener("click", async () => {
+      try {
+        const link = await invoke("copy_browser_link");
+        if (!link) return;
+        await navigator.clipboard.writeText(link);
+        for (const hint of document.querySelectorAll(".copied")) hint.hidden = false;
+      } catch (error) {
+        showError(error);
+      }
+    });
+  }
   $("cancel-sign-out").addEventListener("click", () => invoke("cancel"));
   for (const type of ["pointerdown", "keydown"]) {
     window.addEventListener(type, activity, { passive: true });

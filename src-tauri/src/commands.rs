@@ -138,3 +138,18 @@ pub(crate) fn retry_revocations(session: State<'_, AppSession>) -> Result<(), Co
 pub(crate) fn watch(channels: State<'_, WindowChannels>, channel: Channel<WindowMessage>) {
     channels.watch(channel);
 }
+
+/// Sends the browser again to where the waiting sign-in or sign-out sent it.
+#[tauri::command]
+pub(crate) async fn open_browser_again(session: State<'_, AppSession>) -> Result<(), CommandError> {
+    session.open_browser_again().await
+}
+
+/// A fresh one-time link to where the waiting sign-in or sign-out sends the browser (a page on
+/// this machine; no token in it), for the person to paste into a browser.
+#[tauri::command]
+pub(crate) async fn copy_browser_link(
+    session: State<'_, AppSession>,
+) -> Result<Option<String>, CommandError> {
+    session.browser_link().await
+}

@@ -43,6 +43,8 @@ pub fn run() {
             commands::revocation_status,
             commands::retry_revocations,
             commands::watch,
+            commands::open_browser_again,
+            commands::copy_browser_link,
         ])
         .setup(|app| {
             logging::init(&app.path().app_log_dir()?)?;

@@ -144,6 +144,15 @@ impl AppSession {
         Ok(())
     }
 
+    pub(crate) async fn open_browser_again(&self) -> Result<(), CommandError> {
+        Ok(self.manager()?.open_browser_again().await?)
+    }
+
+    pub(crate) async fn browser_link(&self) -> Result<Option<String>, CommandError> {
+        let link = self.manager()?.browser_link().await?;
+        Ok(link.map(String::from))
+    }
+
     /// A deep link from the OS (a forwarded second instance, or the URL the app started with).
     pub(crate) fn handle_deep_link(&self, link: &str) {
         match self.manager() {

@@ -24,6 +24,8 @@ const ALLOWED_PERMISSIONS: &[&str] = &[
     "allow-revocation-status",
     "allow-retry-revocations",
     "allow-watch",
+    "allow-open-browser-again",
+    "allow-copy-browser-link",
 ];
 /// CSP sources other than `'self'` and `'none'` that the app may name: images inline, and
 /// Tauri's IPC (`ipc:`, and `http://ipc.localhost` where custom schemes go through http).

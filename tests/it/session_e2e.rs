@@ -707,3 +707,83 @@ fn wait_for_browser_holds(desktop: &Desktop, count: usize) {
         (desktop.browser_log().matches("holding").count() >= count).then_some(())
     });
 }
+
+/// The sign-out's page reached the browser without the ID token on its command line or in its
+/// history; and while the window waits on a browser that did not come back, it offers the page
+/// again and a one-time link to paste, which ends Okta's session too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_that_did_not_come_back_gets_the_page_again_or_a_link() {
+    let mock = start_mock().await;
+    let mut desktop = desktop_for(&mock, HandOff::Gio);
+    desktop.hold_browser();
+    let driver = Driver::start(&desktop).await;
+    driver.wait_for_session("signed_out").await;
+    driver.click("#sign-in").await;
+    wait_for_browser_holds(&desktop, 1);
+    desktop.release_browser();
+    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    let tokens = stored_tokens(&desktop);
+
+    // The browser is opened for the sign-out, and holds: it did not come to the front, say.
+    desktop.hold_browser_again();
+    driver.click("#sign-out").await;
+    wait_for_browser_holds(&desktop, 2);
+    driver.click("#signing-out .open-again").await;
+    wait_for_browser_holds(&desktop, 3);
+    let link = driver
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             window.__TAURI__.core.invoke('copy_browser_link').then(done, (error) => done(String(error)));",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let link = url::Url::parse(link.as_str().unwrap()).expect("a link");
+    assert_eq!(
+        (link.host_str(), link.query()),
+        (Some("127.0.0.1"), None),
+        "{link}"
+    );
+
+    // The person pastes the link into the browser (its Okta session cookie included).
+    let browser = mock_okta::browser::Browser::for_mock(&mock).unwrap();
+    let cookies = std::fs::read(desktop.home().join(".mock-okta-browser/cookies.json")).unwrap();
+    browser.load_cookies(cookies.as_slice()).unwrap();
+    let landing = browser.open(link).await.unwrap();
+    let mock_okta::browser::Landing::AppRedirect(callback) = landing else {
+        panic!("the link did not lead back to the app: {landing:?}");
+    };
+    assert!(desktop
+        .run("gio", &["open", callback.as_str()], LIMIT)
+        .success());
+    let message = wait_for_outcome(&driver, "completed").await;
+    assert!(
+        message.starts_with("You are signed out of this app and of Okta"),
+        "{message}"
+    );
+    assert!(
+        mock.sessions().is_empty(),
+        "the Okta session is still alive"
+    );
+    let ended = mock.logout_events().pop().unwrap();
+    assert_eq!((ended.method.as_str(), ended.had_session), ("POST", true));
+
+    // What the browser was asked to open (its command line) and its history: the sign-in's
+    // Okta page, and loopback pages without a query for the sign-out; never a token.
+    let history = browser_history(&desktop);
+    let sign_out_pages: Vec<_> = history
+        .iter()
+        .filter(|url| url.host_str() == Some("127.0.0.1") && !url.as_str().contains("/oauth2/"))
+        .collect();
+    assert_eq!(sign_out_pages.len(), 2, "{history:?}");
+    assert!(sign_out_pages.iter().all(|url| url.query().is_none()));
+    for url in &history {
+        for token in &tokens {
+            assert!(
+                !url.as_str().contains(token.as_str()),
+                "a token in the browser's history: {url}"
+            );
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! A scripted "person's browser" for tests and QA: it keeps cookies, follows redirects itself,
-//! fills in mock-okta's sign-in form like a person would, follows meta refreshes, and stops at
+//! fills in mock-okta's sign-in form like a person would, follows meta refreshes, submits a
+//! form of hidden fields as a person presses its button (scripts do not run), and stops at
 //! the custom-scheme redirect that the OS would hand to the app. Its cookie jar can be saved
 //! and loaded, so that a browser run as one process per URL keeps its Okta session.
 
@@ -199,6 +200,15 @@ impl Browser {
                     };
                     next = Navigation::PostForm(action, fill(fields, credentials));
                 }
+                // A page that posts a form by itself (OIDC form posts, an app's hand-off page):
+                // what a person does where its script does not run, press its button.
+                (Page::PostForm { action, fields }, _) => {
+                    tracing::debug!("submitting a form of hidden fields");
+                    let Target::Web(action) = resolve(&current, &action)? else {
+                        return Err(BrowserError::BadLocation(action));
+                    };
+                    next = Navigation::PostForm(action, fields);
+                }
                 (Page::Refresh(target), _) => {
                     tracing::debug!("following a meta refresh");
                     match resolve(&current, &target)? {
@@ -248,6 +258,11 @@ enum Page {
         action: String,
         fields: Vec<(String, String, String)>,
     },
+    /// A `method="post"` form of hidden inputs only: its action and its fields.
+    PostForm {
+        action: String,
+        fields: Vec<(String, String)>,
+    },
     /// `<meta http-equiv="refresh" content="0;url=…">`.
     Refresh(String),
     Other,
@@ -274,6 +289,27 @@ fn read_page(html: &str) -> Page {
             })
             .collect();
         return Page::SignInForm {
+            action: form.value().attr("action").unwrap_or_default().to_owned(),
+            fields,
+        };
+    }
+    let hidden_post = document.select(&forms).find(|form| {
+        form.value()
+            .attr("method")
+            .is_some_and(|method| method.eq_ignore_ascii_case("post"))
+            && form
+                .select(&inputs)
+                .all(|input| input.value().attr("type") == Some("hidden"))
+    });
+    if let Some(form) = hidden_post {
+        let fields = form
+            .select(&inputs)
+            .map(|input| {
+                let attr = |name| input.value().attr(name).unwrap_or_default().to_owned();
+                (attr("name"), attr("value"))
+            })
+            .collect();
+        return Page::PostForm {
             action: form.value().attr("action").unwrap_or_default().to_owned(),
             fields,
         };

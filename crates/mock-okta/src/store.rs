@@ -170,6 +170,10 @@ pub struct LogoutEvent {
     /// When it arrived.
     #[serde(with = "time::serde::rfc3339")]
     pub time: OffsetDateTime,
+    /// `GET` (query) or `POST` (form, the method Okta recommends).
+    pub method: String,
+    /// The issuer of the authorization server whose end-session endpoint it reached.
+    pub issuer: String,
     /// Whether the browser came with a live Okta session.
     pub had_session: bool,
     /// The `post_logout_redirect_uri` sent.

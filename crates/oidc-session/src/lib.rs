@@ -7,6 +7,7 @@ pub mod callback;
 pub mod config;
 mod error;
 pub mod journal;
+mod loopback_page;
 pub mod provider;
 pub mod secret;
 mod session;

@@ -29,7 +29,7 @@ pub(crate) async fn logout_get(
     headers: HeaderMap,
     Query(params): Query<LogoutParams>,
 ) -> Response {
-    logout(&state, &server, &headers, params).await
+    logout(&state, &server, &headers, "GET", params).await
 }
 
 pub(crate) async fn logout_post(
@@ -38,13 +38,14 @@ pub(crate) async fn logout_post(
     headers: HeaderMap,
     Form(params): Form<LogoutParams>,
 ) -> Response {
-    logout(&state, &server, &headers, params).await
+    logout(&state, &server, &headers, "POST", params).await
 }
 
 async fn logout(
     state: &SharedState,
     server: &AuthServer,
     headers: &HeaderMap,
+    method: &str,
     params: LogoutParams,
 ) -> Response {
     let cookie = session_cookie(headers);
@@ -70,6 +71,8 @@ async fn logout(
     tracing::info!(had_session, ?outcome, "logout");
     state.store().record_logout(LogoutEvent {
         time: OffsetDateTime::now_utc(),
+        method: method.to_owned(),
+        issuer: server.issuer(&state.urls),
         had_session,
         post_logout_redirect_uri: params.post_logout_redirect_uri,
         state: params.state,

@@ -35,6 +35,7 @@ use crate::callback::{self, Callback, PendingCallbacks};
 use crate::config::Config;
 use crate::error::{error_chain, SessionError};
 use crate::journal::Journal;
+use crate::loopback_page::{self, Page};
 use crate::provider::{IdentityProvider, Provider};
 use crate::tokens::{unix_seconds, StoredSession, UserClaims};
 use crate::vault::{QueuedToken, TokenVault, VaultError};
@@ -186,6 +187,9 @@ pub struct SessionManager {
     sign_outs_begun: Arc<AtomicU64>,
     /// Marked at every change of state, for the background refresh.
     state_changes: watch::Sender<()>,
+    /// What the browser was sent to, while a sign-in or a sign-out waits on it: for "Open the
+    /// page again" and "Copy link".
+    browser_page: Mutex<Option<Arc<Page>>>,
 }
 
 impl SessionManager {
@@ -317,6 +321,54 @@ impl SessionManager {
         tokio::task::spawn_blocking(move || browser.open(&url))
             .await
             .expect("the browser opener panicked")
+    }
+
+    /// Opens `page` in the system browser, through a fresh one-time loopback link.
+    async fn open_page(&self, page: Arc<Page>) -> Result<(), String> {
+        let link = loopback_page::publish(page)
+            .await
+            .map_err(|error| format!("cannot serve the page for your browser: {error}"))?;
+        self.open_in_browser(link).await
+    }
+
+    /// Records what the browser is sent to while a flow waits on it (`None` once it is over).
+    fn set_browser_page(&self, page: Option<Arc<Page>>) {
+        *self.browser_page.lock().expect("browser page poisoned") = page;
+    }
+
+    /// "Open the page again": the browser is sent once more to where the waiting sign-in or
+    /// sign-out sent it (for a browser that did not open, or a tab closed too soon). Does
+    /// nothing when no flow waits.
+    pub async fn open_browser_again(&self) -> Result<(), SessionError> {
+        let page = self
+            .browser_page
+            .lock()
+            .expect("browser page poisoned")
+            .clone();
+        match page {
+            Some(page) => self.open_page(page).await.map_err(SessionError::Browser),
+            None => Ok(()),
+        }
+    }
+
+    /// "Copy link": a fresh one-time link to where the waiting sign-in or sign-out sends the
+    /// browser, for the person to paste into a browser. It holds no token (nor a `state`): it
+    /// leads to a page on this machine, once, within a minute. `None` when no flow waits.
+    pub async fn browser_link(&self) -> Result<Option<Url>, SessionError> {
+        let page = self
+            .browser_page
+            .lock()
+            .expect("browser page poisoned")
+            .clone();
+        let Some(page) = page else {
+            return Ok(None);
+        };
+        loopback_page::publish(page)
+            .await
+            .map(Some)
+            .map_err(|error| {
+                SessionError::Browser(format!("cannot serve the page for your browser: {error}"))
+            })
     }
 
     /// Ends the wait for the browser of a sign-in or a sign-out; otherwise does nothing.

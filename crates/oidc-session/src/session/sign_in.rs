@@ -2,6 +2,7 @@
 //! and matched by `state`, the code exchanged and the ID token verified, the session stored.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use openidconnect::CsrfToken;
@@ -10,6 +11,7 @@ use tokio::sync::oneshot;
 use super::{SessionManager, State};
 use crate::callback::{CallbackKind, CallbackResult};
 use crate::error::{error_chain, SessionError};
+use crate::loopback_page::Page;
 use crate::tokens::{StoredSession, UserClaims};
 
 impl SessionManager {
@@ -51,6 +53,7 @@ impl SessionManager {
         self.report_state();
         let result = self.run_sign_in(fresh_login, cancelled).await;
         self.callbacks.forget(CallbackKind::SignIn);
+        self.set_browser_page(None);
         match result {
             Ok(session) => {
                 let user = session.user.clone();
@@ -80,6 +83,7 @@ impl SessionManager {
         let callback = self
             .callbacks
             .expect(CallbackKind::SignIn, request.state.expose());
+        self.set_browser_page(Some(Arc::new(Page::Redirect(request.url.clone()))));
         self.open_in_browser(request.url.clone())
             .await
             .map_err(SessionError::Browser)?;

@@ -18,6 +18,7 @@ use super::{SessionManager, SignOutOutcome, SignedOutReason, State};
 use crate::callback::{CallbackKind, CallbackResult};
 use crate::error::{error_chain, SessionError};
 use crate::journal::{JournalRecord, SignOutMode, SignOutStep};
+use crate::loopback_page::Page;
 use crate::provider::{EndSessionError, Provider, RefreshError, RevocationError};
 use crate::secret::Sensitive;
 use crate::tokens::{IdToken, RevocableToken, StoredSession};
@@ -113,9 +114,13 @@ impl SessionManager {
                 Ok(url) => url,
                 Err(ending) => return ending,
             };
-            // 7. End Okta's session in the browser, where its cookie lives.
+            // 7. End Okta's session in the browser, where its cookie lives: through a one-time
+            // page that posts the request, so that the ID token stays out of the browser's
+            // command line and history.
             let confirmation = self.callbacks.expect(CallbackKind::SignOut, state.expose());
-            if let Err(error) = self.open_in_browser(url).await {
+            let page = Arc::new(Page::posting(&url));
+            self.set_browser_page(Some(page.clone()));
+            if let Err(error) = self.open_page(page).await {
                 return Ending::PreflightFailed(format!("cannot open your web browser: {error}"));
             }
             journal.step = SignOutStep::BrowserOpened;
@@ -139,6 +144,7 @@ impl SessionManager {
             _ = cancelled => Ending::Cancelled,
         };
         self.callbacks.forget(CallbackKind::SignOut);
+        self.set_browser_page(None);
 
         // 9. Verify: nothing of the session is left in the keychain. A refresh still under way
         // queues what Okta issues when it answers.

@@ -100,6 +100,7 @@ impl SessionManager {
             revocations_queued: Arc::default(),
             retry_refused: AtomicBool::new(false),
             revocations: Mutex::default(),
+            browser_page: Mutex::default(),
             last_activity: Mutex::new(SystemTime::now()),
             fresh_login_required,
             sign_outs_begun: Arc::default(),

@@ -12,6 +12,8 @@ use crate::secret::Sensitive;
 
 /// The most bytes one keychain entry holds (below Windows' 2,560).
 pub const MAX_ENTRY_BYTES: usize = 2048;
+/// How many times a read starts over when writes keep replacing the value under it.
+const MAX_READS: usize = 3;
 
 /// What an entry holds in place of a value that was split.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,18 +64,42 @@ impl TokenVault {
         Ok(())
     }
 
-    /// `user`'s value, joined from its parts; `None` when there is none.
+    /// `user`'s value, joined from its parts; `None` when there is none. A part missing because
+    /// a write replaced the value meanwhile (its manifest changed) makes it read again.
     pub(super) fn read_value(&self, user: &str) -> Result<Option<Sensitive<Vec<u8>>>, VaultError> {
-        let Some(head) = self.read_entry(user)? else {
-            return Ok(None);
-        };
-        let Some(manifest) = Manifest::of(head.expose()) else {
-            return Ok(Some(head));
-        };
-        // Zeroized if a part fails to read; handed over whole otherwise.
+        let mut head = self.read_entry(user)?;
+        for _ in 0..MAX_READS {
+            let Some(current) = head else {
+                return Ok(None);
+            };
+            let Some(manifest) = Manifest::of(current.expose()) else {
+                return Ok(Some(current));
+            };
+            match self.read_parts(user, &manifest)? {
+                Some(value) => return Ok(Some(value)),
+                None => {
+                    head = self.read_entry(user)?;
+                    if head.as_ref().map(Sensitive::expose) == Some(current.expose()) {
+                        return Err(VaultError::Corrupt);
+                    }
+                }
+            }
+        }
+        Err(VaultError::Corrupt)
+    }
+
+    /// The parts `manifest` names, joined; `None` if one is missing.
+    fn read_parts(
+        &self,
+        user: &str,
+        manifest: &Manifest,
+    ) -> Result<Option<Sensitive<Vec<u8>>>, VaultError> {
+        // Zeroized if a part is missing; handed over whole otherwise.
         let mut value = Zeroizing::new(Vec::with_capacity(manifest.parts * MAX_ENTRY_BYTES));
         for name in manifest.part_names(user) {
-            let part = self.read_entry(&name)?.ok_or(VaultError::Corrupt)?;
+            let Some(part) = self.read_entry(&name)? else {
+                return Ok(None);
+            };
             value.extend_from_slice(part.expose());
         }
         Ok(Some(Sensitive::new(std::mem::take(&mut *value))))

@@ -47,8 +47,13 @@ async fn the_org_server_signs_in_and_out_with_its_issuer_as_written() {
 
     let task = harness.app.begin_sign_out(SignOutMode::Full);
     let logout = harness.app.next_opened().await;
-    assert_eq!(logout.path(), "/oauth2/v1/logout");
     let callback = expect_app_redirect(browser.open(logout).await.unwrap());
+    // The org server's own end-session endpoint (`/oauth2/v1/logout`) ended the session.
+    let ended = harness.mock.logout_events().pop().unwrap();
+    assert_eq!(
+        (ended.issuer.as_str(), ended.had_session),
+        (issuer.as_str(), true)
+    );
     assert!(harness.app.manager.handle_deep_link(callback.as_str()));
     task.await.unwrap().unwrap();
     assert_eq!(

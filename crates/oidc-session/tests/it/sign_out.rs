@@ -40,6 +40,21 @@ fn token_state(harness: &Harness, token: &str) -> TokenState {
         .state
 }
 
+/// How long the ID tokens of tests that need an expired one live: long enough for a sign-in on
+/// a busy machine (a 1 s token could expire before the app verified it), short enough to wait
+/// out (expiry is in whole seconds: 1.1 s more).
+const SHORT_ID_TOKEN: Duration = Duration::from_secs(4);
+
+/// The `state` of the sign-out waiting on the browser: its preflight showed it to mock-okta
+/// (the browser's page posts it, and its URL holds none).
+fn sign_out_state(harness: &Harness) -> String {
+    let events = harness.mock.logout_events();
+    events
+        .last()
+        .and_then(|event| event.state.clone())
+        .expect("a preflight")
+}
+
 /// The one outcome a finished sign-out reported.
 fn only_outcome(harness: &Harness) -> SignOutOutcome {
     let outcomes = harness.app.events.outcomes();
@@ -109,18 +124,11 @@ async fn full_sign_out_ends_both_sessions_and_revokes_both_tokens() {
     let (mut harness, browser, tokens) = signed_in("full", Config::demo(SCHEME)).await;
     let task = harness.app.begin_sign_out(SignOutMode::Full);
 
+    // The browser gets a one-time page on this machine, whose URL (the browser's command line,
+    // its history) holds no token; the page posts the end-session request to Okta.
     let logout = harness.app.next_opened().await;
-    // openidconnect's RP-initiated logout request, to the advertised end-session endpoint.
-    assert!(
-        logout.path().ends_with("/oauth2/default/v1/logout"),
-        "{logout}"
-    );
-    assert!(query(&logout, "id_token_hint").is_some());
-    assert_eq!(
-        query(&logout, "post_logout_redirect_uri").as_deref(),
-        Some("com.example.oktasignout:/logout/callback")
-    );
-    let state = query(&logout, "state").expect("a state");
+    assert_eq!(logout.host_str(), Some("127.0.0.1"), "{logout}");
+    assert_eq!(logout.query(), None, "{logout}");
     // By the time the browser opens, the app session is gone and the tokens are revoked.
     assert_app_session_gone(&harness);
     assert!(
@@ -132,8 +140,24 @@ async fn full_sign_out_ends_both_sessions_and_revokes_both_tokens() {
     }
 
     let callback = expect_app_redirect(browser.open(logout).await.unwrap());
+    // openidconnect's RP-initiated logout request, as a form POST to the advertised
+    // end-session endpoint, with our state and redirect URI.
+    // (After the app's cookie-less preflight GET, which had no session to end.)
+    let logouts = harness.mock.logout_events();
+    let methods: Vec<_> = logouts
+        .iter()
+        .map(|event| (event.method.as_str(), event.had_session))
+        .collect();
+    assert_eq!(methods, [("GET", false), ("POST", true)], "{logouts:?}");
+    assert!(logouts[1].issuer.ends_with("/oauth2/default"));
+    assert_eq!(
+        logouts[1].post_logout_redirect_uri.as_deref(),
+        Some("com.example.oktasignout:/logout/callback")
+    );
+    let state = logouts[1].state.clone().expect("a state");
     assert_eq!(query(&callback, "state").as_deref(), Some(state.as_str()));
     assert!(harness.app.manager.handle_deep_link(callback.as_str()));
+
     task.await.unwrap().unwrap();
 
     let outcome = only_outcome(&harness);
@@ -425,7 +449,7 @@ async fn forged_states_are_ignored_while_waiting_for_okta() {
         format!("{SCHEME}:/logout/callback"),
         format!(
             "{SCHEME}:/callback?code=x&state={}",
-            query(&logout, "state").unwrap()
+            sign_out_state(&harness)
         ),
     ] {
         assert!(!harness.app.manager.handle_deep_link(&forged), "{forged}");
@@ -441,8 +465,8 @@ async fn forged_states_are_ignored_while_waiting_for_okta() {
 async fn an_error_on_the_way_back_is_okta_s_message() {
     let (mut harness, _browser, _) = signed_in("idp-error", Config::demo(SCHEME)).await;
     let task = harness.app.begin_sign_out(SignOutMode::Full);
-    let logout = harness.app.next_opened().await;
-    let state = query(&logout, "state").unwrap();
+    harness.app.next_opened().await;
+    let state = sign_out_state(&harness);
     let error = format!("{SCHEME}:/logout/callback?state={state}&error=server_error&error_description=The+session+could+not+be+ended.");
     assert!(harness.app.manager.handle_deep_link(&error));
     task.await.unwrap().unwrap();
@@ -461,7 +485,7 @@ async fn an_error_on_the_way_back_is_okta_s_message() {
 async fn an_expired_id_token_is_refreshed_before_okta_sees_it() {
     let (mut harness, browser, tokens) = {
         let mut harness = Harness::start("expired-refresh").await;
-        harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = 1);
+        harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = SHORT_ID_TOKEN.as_secs());
         let browser = harness.browser();
         harness.app.sign_in(&browser).await;
         let stored = harness.vault().load().unwrap().unwrap();
@@ -471,7 +495,7 @@ async fn an_expired_id_token_is_refreshed_before_okta_sees_it() {
     harness
         .mock
         .update_faults(|faults| faults.expired_id_token_hint = ExpiredHintPolicy::Reject);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(SHORT_ID_TOKEN + Duration::from_millis(1100)).await;
     harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = 3600);
 
     let task = harness.app.begin_sign_out(SignOutMode::Full);
@@ -499,10 +523,10 @@ async fn an_expired_id_token_without_refresh_is_sent_and_said() {
     let mut config = Config::demo(SCHEME);
     config.scopes = vec!["openid".into(), "profile".into(), "email".into()];
     let mut harness = Harness::start_with("expired-hint", config).await;
-    harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = 1);
+    harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = SHORT_ID_TOKEN.as_secs());
     let browser = harness.browser();
     harness.app.sign_in(&browser).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(SHORT_ID_TOKEN + Duration::from_millis(1100)).await;
 
     // This org accepts expired hints (mock-okta's default).
     let task = harness.app.begin_sign_out(SignOutMode::Full);
@@ -612,10 +636,10 @@ async fn tokens_queued_by_an_offline_sign_out_survive_the_next_sign_out() {
 #[tokio::test]
 async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens() {
     let mut harness = Harness::start("cancel-refresh").await;
-    harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = 1);
+    harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = SHORT_ID_TOKEN.as_secs());
     let browser = harness.browser();
     harness.app.sign_in(&browser).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(SHORT_ID_TOKEN + Duration::from_millis(1100)).await;
     // The refresh is slow: the person stops waiting while Okta is issuing new tokens. Okta
     // refuses revocations meanwhile, so that the retries, woken by the cancelled sign-out,
     // cannot revoke the refresh token while it is being used.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use mock_okta::browser::{Browser, Landing};
-use mock_okta::{ExpiredHintPolicy, TokenState, UNREGISTERED_POST_LOGOUT_REDIRECT_URI};
+use mock_okta::{Endpoint, ExpiredHintPolicy, TokenState, UNREGISTERED_POST_LOGOUT_REDIRECT_URI};
 use oidc_session::vault::QueuedToken;
 use oidc_session::{
     Config, OutcomeKind, SessionView, SignOutMode, SignOutOutcome, SignOutStep, SignedOutReason,
@@ -692,6 +692,72 @@ async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens
         .await;
     harness
         .wait_until("the queue to empty", || harness.pending().is_none())
+        .await;
+}
+
+/// The retries, already running, revoke the queued tokens while the sign-out waits for Okta to
+/// renew an expired ID token, and the person stops waiting then: the queue is empty, but the
+/// renewal may still issue tokens, so the outcome must not say that nothing waits.
+#[tokio::test]
+async fn stopping_while_the_retries_empty_the_queue_and_a_renewal_is_under_way_is_not_done() {
+    let mut harness = Harness::start("stop-mid-renewal").await;
+    harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = SHORT_ID_TOKEN.as_secs());
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    let tokens: Vec<String> = harness
+        .vault()
+        .load()
+        .unwrap()
+        .unwrap()
+        .tokens
+        .revocable()
+        .iter()
+        .map(|token| token.secret().to_owned())
+        .collect();
+    tokio::time::sleep(SHORT_ID_TOKEN + Duration::from_millis(1100)).await;
+    harness
+        .mock
+        .update_faults(|faults| faults.token.latency_ms = 5_000);
+    let renewals = harness.mock.requests_served(Endpoint::Token);
+    let task = harness.app.begin_sign_out(SignOutMode::Full);
+    harness
+        .wait_until("the renewal to reach Okta", || {
+            harness.mock.requests_served(Endpoint::Token) > renewals
+        })
+        .await;
+    harness.app.manager.retry_revocations();
+    harness
+        .wait_until("the retries to revoke the queued tokens", || {
+            tokens
+                .iter()
+                .all(|token| token_state(&harness, token) == TokenState::Revoked)
+                && harness
+                    .pending()
+                    .is_some_and(|pending| pending.to_revoke.is_empty())
+        })
+        .await;
+    harness.app.manager.cancel();
+    task.await.unwrap().unwrap();
+
+    let outcome = only_outcome(&harness);
+    assert_eq!(outcome.kind, OutcomeKind::Cancelled);
+    assert!(
+        outcome.revocation_pending,
+        "the renewal under way may still issue tokens: {outcome:?}"
+    );
+    // Whatever it brings is revoked, without a restart.
+    harness
+        .wait_until("nothing left to revoke", || {
+            harness
+                .pending()
+                .is_none_or(|pending| pending.to_revoke.is_empty())
+                && harness
+                    .mock
+                    .tokens()
+                    .iter()
+                    .filter(|token| token.kind != mock_okta::TokenKind::Id)
+                    .all(|token| token.state != TokenState::Active)
+        })
         .await;
 }
 

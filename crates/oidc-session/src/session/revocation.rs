@@ -279,11 +279,12 @@ impl SessionManager {
     pub(super) async fn finish_pending_entry(&self) -> Result<bool, VaultError> {
         self.keychain
             .exclusively(|vault| {
-                // Read back: the session entry must be gone.
+                // Read back: the session entry must be gone. The delete takes the parts of a
+                // long session too, which the sign-out's first step left.
                 if vault.load().map_or(true, |session| session.is_some()) {
                     tracing::error!("the session is still in the keychain; deleting it again");
-                    vault.delete()?;
                 }
+                vault.delete()?;
                 vault.update_pending(|pending| {
                     pending.stage(Vec::new());
                     pending.id_token = None;

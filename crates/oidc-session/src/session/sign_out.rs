@@ -53,7 +53,7 @@ impl SessionManager {
         let subject = session.user.subject.clone();
         let mut journal = JournalRecord::start(mode, &session.id);
         drop(session);
-        let deleting = self.keychain.run(TokenVault::delete);
+        let deleting = self.keychain.run(TokenVault::delete_session_entry);
         self.record_step(&journal);
         if let Err(error) = deleting.await {
             tracing::error!(error = %error_chain(&error), "the keychain failed while ending the app session");

@@ -153,8 +153,14 @@ impl TokenVault {
     }
 
     fn delete_entry(&self, user: &str) -> Result<(), VaultError> {
+        self.delete_if_present(user).map(|_| ())
+    }
+
+    /// Deletes `user`'s entry; returns whether there was one.
+    fn delete_if_present(&self, user: &str) -> Result<bool, VaultError> {
         match self.entry(user)?.delete_credential() {
-            Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(KeyringError::NoEntry) => Ok(false),
             Err(error) => Err(error.into()),
         }
     }
@@ -196,9 +202,16 @@ impl TokenVault {
         Ok(Some(session))
     }
 
-    /// Deletes the stored session; deleting nothing is not an error.
+    /// Deletes the stored session, all its parts; deleting nothing is not an error.
     pub fn delete(&self) -> Result<(), VaultError> {
         self.delete_value(SESSION_ENTRY)
+    }
+
+    /// Ends the stored session with one keychain call, for a sign-out: its entry goes, and
+    /// without it no session can be read. The parts of a long one stay until
+    /// [`TokenVault::delete`], the sign-out's last step, takes them.
+    pub fn delete_session_entry(&self) -> Result<(), VaultError> {
+        self.delete_entry(SESSION_ENTRY)
     }
 }
 

@@ -1,8 +1,11 @@
 //! Entries that fit every platform's keychain. Windows Credential Manager holds at most 2,560
 //! bytes per credential, and an Okta session (two JWTs of about a kilobyte each) is larger: a
 //! value longer than [`MAX_ENTRY_BYTES`] is split into numbered parts, and its own entry holds
-//! only a manifest naming them. Parts are named after a generation and the manifest is
-//! written last, so a crash in the middle of a write leaves the previous value whole.
+//! only a manifest naming them. Parts are named after one of two generations, the other one
+//! than the value they replace, and the manifest is written last, so a crash in the middle of
+//! a write leaves the previous value whole. Deleting the entry alone ends the value (parts
+//! are nothing without it); its parts go with [`TokenVault::delete_value`], which finds them
+//! without reading the entry first.
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -12,6 +15,8 @@ use crate::secret::Sensitive;
 
 /// The most bytes one keychain entry holds (below Windows' 2,560).
 pub const MAX_ENTRY_BYTES: usize = 2048;
+/// The generations of parts: a write uses the one its predecessor did not.
+const GENERATIONS: std::ops::RangeInclusive<u64> = 1..=2;
 /// How many times a read starts over when writes keep replacing the value under it.
 const MAX_READS: usize = 3;
 
@@ -21,7 +26,7 @@ const MAX_READS: usize = 3;
 struct Manifest {
     /// How many parts.
     parts: usize,
-    /// Which write made them.
+    /// Which of the two generations of parts: 1 or 2.
     generation: u64,
 }
 
@@ -50,7 +55,7 @@ impl TokenVault {
                 parts: value.len().div_ceil(MAX_ENTRY_BYTES),
                 generation: previous
                     .as_ref()
-                    .map_or(1, |previous| previous.generation + 1),
+                    .map_or(1, |previous| GENERATIONS.end() + 1 - previous.generation),
             };
             for (name, part) in manifest.part_names(user).zip(value.chunks(MAX_ENTRY_BYTES)) {
                 self.entry(&name)?.set_secret(part)?;
@@ -105,14 +110,18 @@ impl TokenVault {
         Ok(Some(Sensitive::new(std::mem::take(&mut *value))))
     }
 
-    /// Deletes `user`'s entry first (the value is gone from then on), then its parts.
+    /// Deletes `user`'s entry first (the value is gone from then on), then any part of either
+    /// generation.
     pub(super) fn delete_value(&self, user: &str) -> Result<(), VaultError> {
-        let manifest = self.manifest(user)?;
         self.delete_entry(user)?;
-        match manifest {
-            Some(manifest) => self.delete_parts(user, &manifest),
-            None => Ok(()),
+        for generation in GENERATIONS {
+            for index in 1.. {
+                if !self.delete_if_present(&format!("{user}.{generation}.{index}"))? {
+                    break;
+                }
+            }
         }
+        Ok(())
     }
 
     /// The manifest in `user`'s entry, if it holds one.
@@ -192,6 +201,27 @@ mod tests {
             [false, false]
         );
         vault.delete_value("session").unwrap();
+    }
+
+    #[test]
+    fn the_entry_alone_ends_a_value_and_a_delete_finds_its_parts() {
+        let vault = TokenVault::mock();
+        vault.write_value("session", &[1; 5000]).unwrap();
+        vault.write_value("session", &[2; 5000]).unwrap();
+        vault.delete_entry("session").unwrap();
+        assert!(vault.read_value("session").unwrap().is_none());
+        assert_eq!(
+            entries(&vault, &["session.2.1", "session.2.3"]),
+            [true, true]
+        );
+        vault.delete_value("session").unwrap();
+        assert_eq!(
+            entries(
+                &vault,
+                &["session.1.1", "session.2.1", "session.2.2", "session.2.3"]
+            ),
+            [false, false, false, false]
+        );
     }
 
     #[test]

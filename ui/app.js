@@ -103,6 +103,7 @@ function render(view) {
       break;
     case "signed_in": {
       clearNotice();
+      forgetRevokedNotice();
       $("signing-out").hidden = true;
       $("sign-out").disabled = false;
       $("sign-out-app-only").disabled = false;
@@ -147,10 +148,12 @@ function plural(count, one, many) {
   return count === 1 ? one : many.replace("{n}", count);
 }
 
-/// When `unixSeconds` comes, in words: "in 4 s", "in 3 min".
-function fromNow(unixSeconds) {
-  const seconds = Math.max(0, Math.round(unixSeconds - Date.now() / 1000));
-  return seconds < 90 ? `in ${seconds} s` : `in ${Math.round(seconds / 60)} min`;
+/// When the app tries again, in words: "The app tries again in 4 s."
+function nextTry(unixSeconds) {
+  const seconds = Math.round(unixSeconds - Date.now() / 1000);
+  if (seconds <= 0) return "The app is trying again now.";
+  const when = seconds < 90 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+  return `The app tries again in ${when}.`;
 }
 
 /// The tokens still to revoke, as the core reports them; `hadTokens` remembers that some
@@ -159,7 +162,7 @@ let revocations = { waiting: 0, refused: [] };
 let hadTokens = false;
 let revocationClock = null;
 
-/// "Tokens revoked" is news until the next sign-in.
+/// "Nothing left to revoke" is news for the signed-out screen, until the next sign-in.
 function forgetRevokedNotice() {
   if (revocations.waiting + revocations.refused.length === 0) {
     hadTokens = false;
@@ -177,8 +180,9 @@ function renderRevocations(status) {
   if (waiting + refused === 0) {
     if (hadTokens) {
       box.className = "notice notice-ok";
-      $("revocations-title").textContent = "Tokens revoked";
-      $("revocations-text").textContent = "Okta took every token that was waiting to be revoked.";
+      $("revocations-title").textContent = "Nothing left to revoke";
+      $("revocations-text").textContent =
+        "Every token that waited was revoked (or had expired, and Okta no longer takes it).";
       $("retry-revocations").hidden = true;
       box.hidden = false;
     } else {
@@ -190,11 +194,11 @@ function renderRevocations(status) {
   const lines = [];
   if (waiting > 0) {
     lines.push(
-      plural(waiting, "1 token of a signed-out session is", "{n} tokens of signed-out sessions are") +
+      plural(waiting, "1 token is", "{n} tokens are") +
         ` not revoked yet (waiting since ${formatTime(status.since)}).`,
     );
     if (status.lastError) lines.push(`Last try: ${status.lastError}.`);
-    if (status.nextTry) lines.push(`The app tries again ${fromNow(status.nextTry)}.`);
+    if (status.nextTry) lines.push(nextTry(status.nextTry));
   }
   for (const token of status.refused) {
     const kind = token.kind === "refresh_token" ? "A refresh token" : "An access token";

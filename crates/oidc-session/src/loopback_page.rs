@@ -4,13 +4,16 @@
 //! `id_token_hint`. So the browser opens `http://127.0.0.1:PORT/RANDOM` instead, and that page
 //! posts the request to Okta as a form by itself (RP-Initiated Logout 1.0 lets the OP take a
 //! form POST; Okta calls it the recommended method), with a button for a browser that runs no
-//! script. A page answers once, on `127.0.0.1` only, for at most [`PAGE_LIFETIME`].
+//! script. A page answers once, on `127.0.0.1` only, for at most [`PAGE_LIFETIME`], and on Linux
+//! only to a connection of the app's own user: other users can read the page's URL in the
+//! browser's command line too.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{header, StatusCode};
+use axum::extract::ConnectInfo;
+use axum::http::{header, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -88,7 +91,8 @@ impl Page {
 }
 
 /// Serves `page` once at a fresh random path on `127.0.0.1`; returns its URL. The server stops
-/// once the page was served, or after [`PAGE_LIFETIME`].
+/// once the page was served, or after [`PAGE_LIFETIME`]: not when the flow that sent the
+/// browser there ends, so that a browser that comes late still ends Okta's session.
 pub(crate) async fn publish(page: Arc<Page>) -> std::io::Result<Url> {
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let port = listener.local_addr()?.port();
@@ -101,7 +105,17 @@ pub(crate) async fn publish(page: Arc<Page>) -> std::io::Result<Url> {
             &path,
             get({
                 let served = served.clone();
-                move || async move { serve_once(&page, &served) }
+                move |method: Method, ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                    if method != Method::GET {
+                        // A HEAD must not use the page up.
+                        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+                    }
+                    if !of_this_user(peer) {
+                        tracing::warn!(%peer, "another user asked for the one-time page; refused");
+                        return StatusCode::FORBIDDEN.into_response();
+                    }
+                    serve_once(&page, &served)
+                }
             }),
         )
         .fallback(|| async { StatusCode::NOT_FOUND });
@@ -109,9 +123,12 @@ pub(crate) async fn publish(page: Arc<Page>) -> std::io::Result<Url> {
         let shutdown = async move {
             let _ = tokio::time::timeout(PAGE_LIFETIME, served.notified()).await;
         };
-        if let Err(error) = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        if let Err(error) = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
         {
             tracing::warn!(%error, "the one-time page's server failed");
         }
@@ -130,6 +147,40 @@ fn serve_once(page: &Mutex<Option<Arc<Page>>>, served: &Notify) -> Response {
     };
     served.notify_one();
     page.response()
+}
+
+/// Whether the TCP connection from `peer` (on loopback, to this process) belongs to this
+/// process's user: the kernel's table of TCP sockets names the owner of the peer's end.
+#[cfg(target_os = "linux")]
+fn of_this_user(peer: SocketAddr) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+
+    let (Ok(me), Ok(table)) = (
+        std::fs::metadata("/proc/self").map(|process| process.uid()),
+        std::fs::read_to_string("/proc/net/tcp"),
+    ) else {
+        return false;
+    };
+    let SocketAddr::V4(peer) = peer else {
+        return false;
+    };
+    // `local_address` is the IPv4 address as a little-endian hex word, then the port.
+    let address = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(peer.ip().octets()),
+        peer.port()
+    );
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.get(1) == Some(&address.as_str())
+            && fields.get(7).and_then(|uid| uid.parse::<u32>().ok()) == Some(me)
+    })
+}
+
+/// Elsewhere, every local connection counts as the user's (no such table to ask).
+#[cfg(not(target_os = "linux"))]
+fn of_this_user(_peer: SocketAddr) -> bool {
+    true
 }
 
 /// `text` safe inside HTML text and double-quoted attributes.
@@ -186,6 +237,51 @@ mod tests {
             Ok(again) => assert_eq!(again.status(), 410),
             Err(error) => assert!(error.is_connect(), "{error}"),
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod other_user_tests {
+    use std::os::unix::fs::MetadataExt as _;
+    use std::process::Command;
+
+    use super::*;
+
+    /// `url`'s status for a `curl` run as user `nobody`.
+    fn status_for_nobody(url: &Url) -> String {
+        let output = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "curl",
+                "-s",
+            ])
+            .args(["-o", "/dev/null", "-w", "%{http_code}", url.as_str()])
+            .output()
+            .expect("setpriv and curl (scripts/setup installs them)");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    #[tokio::test]
+    async fn another_user_of_the_machine_does_not_get_the_page() {
+        if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+            eprintln!("acting as another user needs root (scripts/test runs as root); not checked");
+            return;
+        }
+        let mut request = Url::parse("https://example.okta.com/oauth2/v1/logout").unwrap();
+        request
+            .query_pairs_mut()
+            .append_pair("id_token_hint", "eyJ.secret.sig");
+        let url = publish(Arc::new(Page::posting(&request))).await.unwrap();
+        let url_for_nobody = url.clone();
+        let status = tokio::task::spawn_blocking(move || status_for_nobody(&url_for_nobody))
+            .await
+            .unwrap();
+        assert_eq!(status, "403");
+        let answer = reqwest::get(url).await.unwrap();
+        assert_eq!(answer.status(), 200, "the page is still the user's");
+        assert!(answer.text().await.unwrap().contains("eyJ.secret.sig"));
     }
 }
 

@@ -584,7 +584,7 @@ impl Provider {
                 Some(mut location) => {
                     location.set_query(None);
                     Err(EndSessionError::Misconfigured(format!(
-                        "Okta would send your browser to {location} instead of back to this app                          ({post_logout_redirect_uri})"
+                        "Okta would send your browser to {location} instead of back to this app ({post_logout_redirect_uri})"
                     )))
                 }
                 None => Err(EndSessionError::Misconfigured(format!(
@@ -602,7 +602,7 @@ impl Provider {
         match (status.is_success(), OktaErrorPage::read(&page)) {
             (true, None) => Ok(()),
             (_, Some(error)) => Err(EndSessionError::Misconfigured(format!(
-                "Okta refused the sign-out request for {post_logout_redirect_uri} (HTTP                  {status}): {error}"
+                "Okta refused the sign-out request for {post_logout_redirect_uri} (HTTP {status}): {error}"
             ))),
             (false, None) => Err(EndSessionError::Misconfigured(format!(
                 "Okta refused the sign-out request for {post_logout_redirect_uri} (HTTP {status})"

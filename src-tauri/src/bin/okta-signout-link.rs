@@ -104,10 +104,12 @@ mod linux {
         let connection = zbus::blocking::connection::Builder::session()
             .and_then(|builder| builder.method_timeout(ANSWER_TIMEOUT).build())
             .map_err(|error| NotHandedOver::Refused(format!("no session bus: {error}")))?;
-        check_owner(&connection, &name, app)?;
+        // The call goes to the connection checked, not to the name, which could change hands
+        // in between.
+        let owner = check_owner(&connection, &name, app)?;
         connection
             .call_method(
-                Some(name.as_str()),
+                Some(owner.as_str()),
                 path.as_str(),
                 Some("org.SingleInstance.DBus"),
                 "ExecuteCallback",
@@ -129,17 +131,18 @@ mod linux {
         Ok(())
     }
 
-    /// Checks that the program holding bus name `name` is `app`.
+    /// The unique bus name of the connection that holds `name`, once its process's executable
+    /// is checked to be `app`.
     fn check_owner(
         connection: &zbus::blocking::Connection,
         name: &str,
         app: &Path,
-    ) -> Result<(), NotHandedOver> {
+    ) -> Result<String, NotHandedOver> {
         let bus = zbus::blocking::fdo::DBusProxy::new(connection)
             .map_err(|error| NotHandedOver::Refused(format!("no session bus: {error}")))?;
-        let bus_name = zbus::names::BusName::try_from(name).expect("a valid bus name");
-        let pid = match bus.get_connection_unix_process_id(bus_name) {
-            Ok(pid) => pid,
+        let well_known = zbus::names::BusName::try_from(name).expect("a valid bus name");
+        let owner = match bus.get_name_owner(well_known) {
+            Ok(owner) => owner,
             Err(zbus::fdo::Error::NameHasNoOwner(_)) => {
                 return Err(NotHandedOver::Refused("the app is not running".to_owned()))
             }
@@ -149,20 +152,27 @@ mod linux {
                 )))
             }
         };
-        let owner = std::fs::read_link(format!("/proc/{pid}/exe")).map_err(|error| {
+        let pid = bus
+            .get_connection_unix_process_id(zbus::names::BusName::from(owner.clone()))
+            .map_err(|error| {
+                NotHandedOver::Untrusted(format!(
+                    "the bus does not say which process holds {name}: {error}"
+                ))
+            })?;
+        let executable = std::fs::read_link(format!("/proc/{pid}/exe")).map_err(|error| {
             NotHandedOver::Untrusted(format!(
                 "cannot see which program holds {name} (process {pid}): {error}"
             ))
         })?;
         let app = std::fs::canonicalize(app).unwrap_or_else(|_| app.to_owned());
-        if owner != app {
+        if executable != app {
             return Err(NotHandedOver::Untrusted(format!(
                 "{name} is held by {} (process {pid}), not by this app ({}); the link was not \
                  handed over (if the app was updated while it ran, restart it)",
-                owner.display(),
+                executable.display(),
                 app.display()
             )));
         }
-        Ok(())
+        Ok(owner.to_string())
     }
 }

@@ -74,6 +74,17 @@ impl RevocationStatus {
     }
 }
 
+/// Why a pass left tokens waiting (its message is what the window shows).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum PassError {
+    /// Okta did not take a token, and may later.
+    #[error(transparent)]
+    Okta(#[from] RevocationError),
+    /// The keychain could not read or rewrite the queue.
+    #[error(transparent)]
+    Keychain(#[from] VaultError),
+}
+
 /// What one pass did with a queued token.
 enum Fate {
     /// Revoked, or expired: it leaves the queue.
@@ -168,22 +179,18 @@ impl SessionManager {
     /// Revokes the queued tokens, refresh tokens first, in one pass: expired ones are dropped,
     /// refused ones are marked and skipped (tried again only with `retry_refused`), and the
     /// first failure worth retrying ends the pass (Okta is unlikely to take the next one
-    /// then). The error is that failure.
+    /// then). The error is that failure, or the keychain's.
     pub(super) async fn revoke_queued(
         &self,
         provider: &Provider,
         retry_refused: bool,
-    ) -> Result<(), RevocationError> {
+    ) -> Result<(), PassError> {
         // The entry is read and rewritten exclusively, but not held across the network: a
         // sign-out may queue more tokens meanwhile, and they must survive the rewrite.
         let queued = self
             .keychain
             .exclusively(TokenVault::load_pending)
-            .await
-            .unwrap_or_else(|error| {
-                tracing::error!(error = %error_chain(&error), "cannot read the tokens to revoke");
-                None
-            })
+            .await?
             .unwrap_or_default();
         let now = unix_seconds(SystemTime::now());
         let mut result = Ok(());
@@ -217,23 +224,21 @@ impl SessionManager {
                 }
             }
         }
-        self.settle(fates).await;
+        self.settle(fates).await?;
         // The window gets the plain words; the log has the causes.
         let last_error = result.as_ref().err().map(ToString::to_string);
         self.update_revocation_status(|status| status.last_error = last_error);
-        result
+        Ok(result?)
     }
 
     /// Marks every queued token that is not refused yet as refused for `reason` (a setting
     /// keeps the app from revoking any: retrying would never end).
-    async fn refuse_queued(&self, reason: &str) {
+    async fn refuse_queued(&self, reason: &str) -> Result<(), VaultError> {
         tracing::error!(%reason, "the queued tokens cannot be revoked; they wait for Retry now");
         let queued = self
             .keychain
             .exclusively(TokenVault::load_pending)
-            .await
-            .ok()
-            .flatten()
+            .await?
             .unwrap_or_default();
         let fates = queued
             .to_revoke
@@ -241,11 +246,11 @@ impl SessionManager {
             .filter(|queued| queued.refused.is_none())
             .map(|queued| (queued.token, Fate::Refused(reason.to_owned())))
             .collect();
-        self.settle(fates).await;
+        self.settle(fates).await
     }
 
     /// Writes what a pass did to the queue back to the pending entry, and shows the queue.
-    async fn settle(&self, fates: Vec<(RevocableToken, Fate)>) {
+    async fn settle(&self, fates: Vec<(RevocableToken, Fate)>) -> Result<(), VaultError> {
         let queue = self
             .keychain
             .exclusively(move |vault| {
@@ -263,13 +268,12 @@ impl SessionManager {
                     pending.clone()
                 })
             })
-            .await;
-        match queue {
-            Ok(queue) => self.update_revocation_status(|status| status.count(&queue)),
-            Err(error) => {
-                tracing::error!(error = %error_chain(&error), "could not update the tokens to revoke")
-            }
-        }
+            .await
+            .inspect_err(|error| {
+                tracing::error!(error = %error_chain(error), "could not update the tokens to revoke");
+            })?;
+        self.update_revocation_status(|status| status.count(&queue));
+        Ok(())
     }
 
     /// Drops the ID token from the pending entry (the sign-out no longer needs it) and
@@ -295,7 +299,8 @@ impl SessionManager {
     }
 
     /// Revokes queued tokens until none are left: at start, whenever tokens are queued, and
-    /// on "Retry now", with a backoff between failed attempts. Runs for the session's lifetime.
+    /// on "Retry now", with a backoff after each failure (Okta's or the keychain's), so that the
+    /// loop never spins. Runs for the session's lifetime.
     pub(super) async fn run_revocation_retries(&self) {
         let mut delay = FIRST_RETRY;
         loop {
@@ -306,7 +311,8 @@ impl SessionManager {
                 Ok(queue) => queue.unwrap_or_default(),
                 Err(error) => {
                     tracing::error!(error = %error_chain(&error), "cannot read the tokens to revoke");
-                    PendingSignOut::default()
+                    self.wait_to_retry(&mut delay, error.to_string()).await;
+                    continue;
                 }
             };
             self.update_revocation_status(|status| {
@@ -328,10 +334,11 @@ impl SessionManager {
                     .revoke_queued(&provider, retry_refused)
                     .await
                     .map_err(|error| (error.to_string(), error_chain(&error))),
-                Err(error) if error.code() == "configuration" => {
-                    self.refuse_queued(&error.to_string()).await;
-                    continue;
-                }
+                // Every due token is set aside: the next round finds none due, and waits.
+                Err(error) if error.code() == "configuration" => self
+                    .refuse_queued(&error.to_string())
+                    .await
+                    .map_err(|error| (error.to_string(), error_chain(&error))),
                 Err(error) => Err((error.to_string(), error_chain(&error))),
             };
             match result {
@@ -341,16 +348,21 @@ impl SessionManager {
                 }
                 Err((plain, error)) => {
                     tracing::info!(%error, retry_in = ?delay, "queued revocations still pending");
-                    let next_try = unix_seconds(SystemTime::now() + delay);
-                    self.update_revocation_status(|status| {
-                        status.next_try = Some(next_try);
-                        status.last_error = Some(plain);
-                    });
-                    // Newly queued tokens, or "Retry now", are a reason to try now.
-                    let _ = tokio::time::timeout(delay, self.revocations_queued.notified()).await;
-                    delay = (delay * 2).min(MAX_RETRY);
+                    self.wait_to_retry(&mut delay, plain).await;
                 }
             }
         }
+    }
+
+    /// Shows `error` and when the next try comes, then waits for it (or for newly queued
+    /// tokens, or "Retry now"); the wait after that is twice as long, up to [`MAX_RETRY`].
+    async fn wait_to_retry(&self, delay: &mut Duration, error: String) {
+        let next_try = unix_seconds(SystemTime::now() + *delay);
+        self.update_revocation_status(|status| {
+            status.next_try = Some(next_try);
+            status.last_error = Some(error);
+        });
+        let _ = tokio::time::timeout(*delay, self.revocations_queued.notified()).await;
+        *delay = (*delay * 2).min(MAX_RETRY);
     }
 }

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use super::outcome::Ending;
+use super::revocation::PassError;
 use super::{SessionManager, SignOutOutcome, SignedOutReason, State};
 use crate::callback::{CallbackKind, CallbackResult};
 use crate::error::{error_chain, SessionError};
@@ -92,7 +93,7 @@ impl SessionManager {
             let revoked = self.revoke_queued(&provider, false).await;
             journal.step = SignOutStep::Revoked;
             self.record_step(&journal);
-            if let Err(RevocationError::Unreachable(cause)) = &revoked {
+            if let Err(PassError::Okta(RevocationError::Unreachable(cause))) = &revoked {
                 tracing::warn!(error = %error_chain(cause.as_ref()), "Okta cannot be reached; revocation queued");
                 return Ending::Offline;
             }

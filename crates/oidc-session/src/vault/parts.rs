@@ -63,8 +63,12 @@ impl TokenVault {
             let manifest = serde_json::to_vec(&manifest).expect("a manifest serializes");
             self.entry(user)?.set_secret(&manifest)?;
         }
+        // The new value is in place: old parts that fail to go are only litter, which the next
+        // delete of the value takes (it finds every part).
         if let Some(previous) = previous {
-            self.delete_parts(user, &previous)?;
+            if let Err(error) = self.delete_parts(user, &previous) {
+                tracing::warn!(%error, "could not delete the parts of a replaced value");
+            }
         }
         Ok(())
     }

@@ -651,16 +651,7 @@ async fn an_unregistered_sign_out_redirect_is_reported_with_what_to_fix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn after_an_unconfirmed_sign_out_the_window_says_the_next_sign_in_asks_for_a_password() {
-    let mock = start_mock().await;
-    let mut desktop = desktop_for(&mock, HandOff::Gio);
-    desktop.hold_browser();
-    let driver = Driver::start(&desktop).await;
-    driver.wait_for_session("signed_out").await;
-    assert!(!password_required_shown(&driver).await);
-    driver.click("#sign-in").await;
-    wait_for_browser_holds(&desktop, 1);
-    desktop.release_browser();
-    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    let (mock, desktop, driver) = signed_in_with_a_held_browser().await;
 
     // The browser hangs on its way to Okta's end-session page; the person stops waiting.
     desktop.hold_browser_again();
@@ -695,6 +686,22 @@ async fn after_an_unconfirmed_sign_out_the_window_says_the_next_sign_in_asks_for
     );
 }
 
+/// Ada signed in through a browser that holds before each page it is sent to, until released
+/// (`hold_browser_again` makes it hold again); the signed-out screen asked for no password.
+async fn signed_in_with_a_held_browser() -> (MockOkta, Desktop, Driver) {
+    let mock = start_mock().await;
+    let mut desktop = desktop_for(&mock, HandOff::Gio);
+    desktop.hold_browser();
+    let driver = Driver::start(&desktop).await;
+    driver.wait_for_session("signed_out").await;
+    assert!(!password_required_shown(&driver).await);
+    driver.click("#sign-in").await;
+    wait_for_browser_holds(&desktop, 1);
+    desktop.release_browser();
+    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    (mock, desktop, driver)
+}
+
 /// Whether the signed-out screen says that the next sign-in asks for a password.
 async fn password_required_shown(driver: &Driver) -> bool {
     driver
@@ -716,15 +723,7 @@ fn wait_for_browser_holds(desktop: &Desktop, count: usize) {
 /// again and a one-time link to paste, which ends Okta's session too.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_browser_that_did_not_come_back_gets_the_page_again_or_a_link() {
-    let mock = start_mock().await;
-    let mut desktop = desktop_for(&mock, HandOff::Gio);
-    desktop.hold_browser();
-    let driver = Driver::start(&desktop).await;
-    driver.wait_for_session("signed_out").await;
-    driver.click("#sign-in").await;
-    wait_for_browser_holds(&desktop, 1);
-    desktop.release_browser();
-    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    let (mock, desktop, driver) = signed_in_with_a_held_browser().await;
     let tokens = stored_tokens(&desktop);
 
     // The browser is opened for the sign-out, and holds: it did not come to the front, say.

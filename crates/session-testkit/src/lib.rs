@@ -510,6 +510,16 @@ impl Harness {
         self.mock.set_lifetimes(lifetimes);
     }
 
+    /// The states mock-okta gives the access and refresh tokens it issued, in issue order.
+    pub fn revocable_token_states(&self) -> Vec<mock_okta::TokenState> {
+        self.mock
+            .tokens()
+            .iter()
+            .filter(|token| token.kind != mock_okta::TokenKind::Id)
+            .map(|token| token.state)
+            .collect()
+    }
+
     /// A scripted browser that signs in to this mock-okta as its demo user.
     pub fn browser(&self) -> Browser {
         Browser::for_mock(&self.mock).unwrap()

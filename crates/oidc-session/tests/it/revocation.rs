@@ -8,17 +8,6 @@ use oidc_session::vault::{QueuedToken, TokenOrigin};
 use oidc_session::{Config, RevocationStatus, SignOutMode};
 use session_testkit::{Harness, Server, SCHEME};
 
-/// The states mock-okta gives the access and refresh tokens it issued.
-fn revocable_states(harness: &Harness) -> Vec<TokenState> {
-    harness
-        .mock
-        .tokens()
-        .iter()
-        .filter(|token| token.kind != mock_okta::TokenKind::Id)
-        .map(|token| token.state)
-        .collect()
-}
-
 /// The last revocation status the window was told of (empty if none).
 fn last_status(harness: &Harness) -> RevocationStatus {
     harness.app.events.revocations().pop().unwrap_or_default()
@@ -45,7 +34,7 @@ async fn an_http_loopback_issuer_gets_every_token_revoked() {
             SignOutMode::AppOnly => harness.app.sign_out_now(mode).await,
             SignOutMode::Full => harness.app.sign_out(&browser).await,
         }
-        let states = revocable_states(&harness);
+        let states = harness.revocable_token_states();
         assert_eq!(states.len(), 2, "{test}");
         assert!(
             states.iter().all(|state| *state == TokenState::Revoked),
@@ -90,7 +79,7 @@ async fn a_refused_token_waits_aside_and_the_tokens_behind_it_are_revoked() {
 
     harness.app.sign_out_now(SignOutMode::AppOnly).await;
 
-    let states = revocable_states(&harness);
+    let states = harness.revocable_token_states();
     assert!(
         states.iter().all(|state| *state == TokenState::Revoked),
         "the session's tokens, behind the refused ones: {states:?}"
@@ -187,7 +176,8 @@ async fn the_window_hears_of_the_queue_until_okta_takes_it() {
         })
         .await;
     assert!(last_status(&harness).is_empty(), "the window heard it");
-    assert!(revocable_states(&harness)
+    assert!(harness
+        .revocable_token_states()
         .iter()
         .all(|state| *state == TokenState::Revoked));
     assert!(harness.pending().is_none());

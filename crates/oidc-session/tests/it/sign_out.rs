@@ -663,20 +663,11 @@ async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens
     task.await.unwrap().unwrap();
     assert_eq!(only_outcome(&harness).kind, OutcomeKind::Cancelled);
 
-    let revocable = |harness: &Harness| -> Vec<TokenState> {
-        harness
-            .mock
-            .tokens()
-            .iter()
-            .filter(|token| token.kind != mock_okta::TokenKind::Id)
-            .map(|token| token.state)
-            .collect()
-    };
     // Okta answers the refresh after the cancel: a second pair of tokens exists, and the
     // retries, already running, revoke it with the first once Okta takes revocations again.
     harness
         .wait_until("the refresh to be answered and queued", || {
-            revocable(&harness).len() == 4
+            harness.revocable_token_states().len() == 4
                 && harness
                     .pending()
                     .is_some_and(|pending| pending.to_revoke.len() == 4)
@@ -685,7 +676,8 @@ async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens
     refuse_revocations(&harness, false);
     harness
         .wait_until("every access and refresh token revoked", || {
-            revocable(&harness)
+            harness
+                .revocable_token_states()
                 .iter()
                 .all(|state| *state != TokenState::Active)
         })
@@ -752,11 +744,9 @@ async fn stopping_while_the_retries_empty_the_queue_and_a_renewal_is_under_way_i
                 .pending()
                 .is_none_or(|pending| pending.to_revoke.is_empty())
                 && harness
-                    .mock
-                    .tokens()
+                    .revocable_token_states()
                     .iter()
-                    .filter(|token| token.kind != mock_okta::TokenKind::Id)
-                    .all(|token| token.state != TokenState::Active)
+                    .all(|state| *state != TokenState::Active)
         })
         .await;
 }

@@ -131,12 +131,7 @@ fn the_link_program_hands_a_link_over_without_starting_the_app() {
     );
     let url = format!("{IDENTIFIER}:/logout/callback?state=link-program");
 
-    let output = desktop
-        .command(LINK_PROGRAM)
-        .arg(&url)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = run_link_program(&desktop, &url);
     assert!(output.status.success(), "{output:?}");
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
@@ -240,12 +235,7 @@ fn the_link_program_gives_up_on_a_running_app_that_does_not_answer() {
     signal(app.pid(), "STOP");
 
     let url = format!("{IDENTIFIER}:/logout/callback?state=hung-app");
-    let output = desktop
-        .command(LINK_PROGRAM)
-        .arg(&url)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = run_link_program(&desktop, &url);
     signal(app.pid(), "CONT");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "it reported success: {stderr}");
@@ -265,12 +255,7 @@ fn the_link_program_hands_nothing_to_a_program_that_is_not_the_app() {
     let (impostor, hand_off) = silent_instance(&desktop);
 
     let url = format!("{IDENTIFIER}:/callback?code=the-prize&state=impostor");
-    let output = desktop
-        .command(LINK_PROGRAM)
-        .arg(&url)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = run_link_program(&desktop, &url);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "it reported success: {stderr}");
     assert!(
@@ -283,6 +268,16 @@ fn the_link_program_hands_nothing_to_a_program_that_is_not_the_app() {
     );
     assert!(desktop.app_pids().is_empty(), "it started the app");
     drop(impostor);
+}
+
+/// Runs the link program with `url`, as the desktop entry does, until it exits.
+fn run_link_program(desktop: &Desktop, url: &str) -> std::process::Output {
+    desktop
+        .command(LINK_PROGRAM)
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 /// Sends `signal` (`STOP`, `CONT`) to process `pid`.

@@ -238,18 +238,26 @@ mod tests {
             Err(error) => assert!(error.is_connect(), "{error}"),
         }
     }
-}
 
-#[cfg(all(test, target_os = "linux"))]
-mod other_user_tests {
-    use std::os::unix::fs::MetadataExt as _;
-    use std::process::Command;
-
-    use super::*;
+    #[tokio::test]
+    async fn a_redirect_page_sends_the_browser_on() {
+        let target = Url::parse("https://example.okta.com/oauth2/v1/authorize?state=s1").unwrap();
+        let url = publish(Arc::new(Page::Redirect(target.clone())))
+            .await
+            .unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let answer = http.get(url).send().await.unwrap();
+        assert_eq!(answer.status(), 302);
+        assert_eq!(answer.headers()[header::LOCATION], target.as_str());
+    }
 
     /// `url`'s status for a `curl` run as user `nobody`.
+    #[cfg(target_os = "linux")]
     fn status_for_nobody(url: &Url) -> String {
-        let output = Command::new("setpriv")
+        let output = std::process::Command::new("setpriv")
             .args([
                 "--reuid=65534",
                 "--regid=65534",
@@ -263,8 +271,11 @@ mod other_user_tests {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn another_user_of_the_machine_does_not_get_the_page() {
+        use std::os::unix::fs::MetadataExt as _;
+
         if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
             eprintln!("acting as another user needs root (scripts/test runs as root); not checked");
             return;
@@ -282,25 +293,5 @@ mod other_user_tests {
         let answer = reqwest::get(url).await.unwrap();
         assert_eq!(answer.status(), 200, "the page is still the user's");
         assert!(answer.text().await.unwrap().contains("eyJ.secret.sig"));
-    }
-}
-
-#[cfg(test)]
-mod redirect_tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_redirect_page_sends_the_browser_on() {
-        let target = Url::parse("https://example.okta.com/oauth2/v1/authorize?state=s1").unwrap();
-        let url = publish(Arc::new(Page::Redirect(target.clone())))
-            .await
-            .unwrap();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let answer = http.get(url).send().await.unwrap();
-        assert_eq!(answer.status(), 302);
-        assert_eq!(answer.headers()[header::LOCATION], target.as_str());
     }
 }

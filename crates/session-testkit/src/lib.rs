@@ -510,6 +510,24 @@ impl Harness {
         self.mock.set_lifetimes(lifetimes);
     }
 
+    /// Starts a full sign-out whose end-session page never sends the browser back (mock-okta's
+    /// `logout_never_redirects`); returns once `browser` stopped at that page.
+    pub async fn begin_unconfirmed_sign_out(
+        &mut self,
+        browser: &Browser,
+    ) -> JoinHandle<Result<(), SessionError>> {
+        self.mock
+            .update_faults(|faults| faults.logout_never_redirects = true);
+        let task = self.app.begin_sign_out(SignOutMode::Full);
+        let logout = self.app.next_opened().await;
+        let landing = browser.open(logout).await.unwrap();
+        assert!(
+            matches!(landing, Landing::Page { status: 200, .. }),
+            "{landing:?}"
+        );
+        task
+    }
+
     /// The states mock-okta gives the access and refresh tokens it issued, in issue order.
     pub fn revocable_token_states(&self) -> Vec<mock_okta::TokenState> {
         self.mock

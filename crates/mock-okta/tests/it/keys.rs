@@ -23,17 +23,22 @@ async fn published_kids(mock: &MockOkta, path: &str) -> Vec<String> {
 
 const JWKS_PATHS: [&str; 2] = ["oauth2/default/v1/keys", "oauth2/v1/keys"];
 
+/// `POST /__admin/keys/rotate` with `body`, if any; its answer.
+async fn rotate(mock: &MockOkta, body: Option<serde_json::Value>) -> serde_json::Value {
+    let request = http(mock).post(mock.admin_url().join("keys/rotate").unwrap());
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Verifies `jwt` against the JWKS served now, as a relying party that refetches on an unknown
 /// kid would.
 async fn verifies(mock: &MockOkta, jwt: &str) -> bool {
-    let jwks: jsonwebtoken::jwk::JwkSet = http(mock)
-        .get(mock.base_url().join(JWKS_PATHS[0]).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(get_json(mock, mock.base_url().join(JWKS_PATHS[0]).unwrap()).await)
+            .unwrap();
     let Some(jwk) = jwks.find(&kid(jwt)) else {
         return false;
     };
@@ -60,14 +65,7 @@ async fn a_rotation_signs_with_a_new_key_and_keeps_publishing_the_old_one() {
     );
 
     // Without a body the old key stays published, as Okta keeps it for a while.
-    let rotated: serde_json::Value = http(&mock)
-        .post(mock.admin_url().join("keys/rotate").unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rotated = rotate(&mock, None).await;
     let new_kid = rotated["kid"].as_str().unwrap().to_owned();
     assert_ne!(new_kid, old_kid);
     assert_eq!(rotated["published"], serde_json::json!([new_kid, old_kid]));
@@ -123,15 +121,7 @@ async fn a_rotation_that_drops_the_old_key_invalidates_what_it_signed() {
     );
 
     // The same through the admin API.
-    let rotated: serde_json::Value = http(&mock)
-        .post(mock.admin_url().join("keys/rotate").unwrap())
-        .json(&serde_json::json!({"keep_old": false}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rotated = rotate(&mock, Some(serde_json::json!({"keep_old": false}))).await;
     let newest = rotated["kid"].as_str().unwrap();
     assert_ne!(newest, new_kid);
     assert_eq!(rotated["published"], serde_json::json!([newest]));

@@ -325,9 +325,7 @@ impl SessionManager {
 
     /// Opens `page` in the system browser, through a fresh one-time loopback link.
     async fn open_page(&self, page: Arc<Page>) -> Result<(), String> {
-        let link = loopback_page::publish(page)
-            .await
-            .map_err(|error| format!("cannot serve the page for your browser: {error}"))?;
+        let link = link_to(page).await?;
         self.open_in_browser(link).await
     }
 
@@ -336,16 +334,19 @@ impl SessionManager {
         *self.browser_page.lock().expect("browser page poisoned") = page;
     }
 
+    /// Where the flow that waits on the browser sent it, if one waits.
+    fn browser_page(&self) -> Option<Arc<Page>> {
+        self.browser_page
+            .lock()
+            .expect("browser page poisoned")
+            .clone()
+    }
+
     /// "Open the page again": the browser is sent once more to where the waiting sign-in or
     /// sign-out sent it (for a browser that did not open, or a tab closed too soon). Does
     /// nothing when no flow waits.
     pub async fn open_browser_again(&self) -> Result<(), SessionError> {
-        let page = self
-            .browser_page
-            .lock()
-            .expect("browser page poisoned")
-            .clone();
-        match page {
+        match self.browser_page() {
             Some(page) => self.open_page(page).await.map_err(SessionError::Browser),
             None => Ok(()),
         }
@@ -355,20 +356,10 @@ impl SessionManager {
     /// browser, for the person to paste into a browser. It holds no token (nor a `state`): it
     /// leads to a page on this machine, once, within a minute. `None` when no flow waits.
     pub async fn browser_link(&self) -> Result<Option<Url>, SessionError> {
-        let page = self
-            .browser_page
-            .lock()
-            .expect("browser page poisoned")
-            .clone();
-        let Some(page) = page else {
-            return Ok(None);
-        };
-        loopback_page::publish(page)
-            .await
-            .map(Some)
-            .map_err(|error| {
-                SessionError::Browser(format!("cannot serve the page for your browser: {error}"))
-            })
+        match self.browser_page() {
+            Some(page) => link_to(page).await.map(Some).map_err(SessionError::Browser),
+            None => Ok(None),
+        }
     }
 
     /// Ends the wait for the browser of a sign-in or a sign-out; otherwise does nothing.
@@ -407,4 +398,11 @@ impl SessionManager {
             }
         }
     }
+}
+
+/// A fresh one-time loopback link to `page`; the error says so in words for the window.
+async fn link_to(page: Arc<Page>) -> Result<Url, String> {
+    loopback_page::publish(page)
+        .await
+        .map_err(|error| format!("cannot serve the page for your browser: {error}"))
 }

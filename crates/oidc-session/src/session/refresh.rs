@@ -155,10 +155,7 @@ impl SessionManager {
                     vault.delete()?;
                 }
                 vault.update_pending(|pending| {
-                    pending.merge(PendingSignOut {
-                        id_token: None,
-                        ..PendingSignOut::from_tokens(&stored.tokens, &origin)
-                    });
+                    pending.merge(PendingSignOut::revocable_only(&stored.tokens, &origin));
                 })?;
                 Ok(None)
             })

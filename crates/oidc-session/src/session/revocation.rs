@@ -52,8 +52,7 @@ impl RevocationStatus {
         self.waiting == 0 && self.refused.is_empty()
     }
 
-    /// Counts `queue`'s tokens, keeping the next try and the last error (nothing at all once
-    /// the queue is empty).
+    /// Counts `queue`'s tokens, keeping the next try and the last error.
     fn count(&mut self, queue: &PendingSignOut) {
         let (refused, waiting): (Vec<_>, Vec<_>) = queue
             .to_revoke
@@ -68,9 +67,6 @@ impl RevocationStatus {
             })
             .collect();
         self.since = queue.to_revoke.iter().map(|queued| queued.queued_at).min();
-        if self.is_empty() {
-            *self = Self::default();
-        }
     }
 }
 
@@ -100,8 +96,7 @@ pub(super) fn queue_for_revocation(
     tokens: &SessionTokens,
     origin: &TokenOrigin,
 ) -> Result<(), VaultError> {
-    let mut queued = PendingSignOut::from_tokens(tokens, origin);
-    queued.id_token = None;
+    let queued = PendingSignOut::revocable_only(tokens, origin);
     vault.update_pending(|pending| pending.merge(queued))?;
     vault.delete()
 }
@@ -122,6 +117,7 @@ impl SessionManager {
     }
 
     /// Changes the status with `change` and tells the window, if that changed what it shows.
+    /// An empty queue shows nothing at all: no next try, no last error.
     fn update_revocation_status(&self, change: impl FnOnce(&mut RevocationStatus)) {
         let mut status = self.revocations.lock().expect("revocation status poisoned");
         let mut changed = status.clone();
@@ -157,11 +153,8 @@ impl SessionManager {
 
     /// Queues tokens that Okta issued but no session will use.
     pub(super) async fn queue_unused(&self, tokens: &SessionTokens) {
-        self.queue_tokens(PendingSignOut {
-            id_token: None,
-            ..PendingSignOut::from_tokens(tokens, &self.origin())
-        })
-        .await;
+        self.queue_tokens(PendingSignOut::revocable_only(tokens, &self.origin()))
+            .await;
         self.revocations_queued.notify_one();
     }
 

@@ -90,6 +90,14 @@ impl PendingSignOut {
         }
     }
 
+    /// `tokens`' revocable ones to queue, without the ID token: no sign-out will use it.
+    pub(crate) fn revocable_only(tokens: &SessionTokens, origin: &TokenOrigin) -> Self {
+        Self {
+            to_revoke: QueuedToken::all_of(tokens, origin),
+            ..Self::default()
+        }
+    }
+
     /// Queues `addition`'s tokens for revocation (once each, and no longer staged); its ID
     /// token, if any, replaces this one's.
     pub(crate) fn merge(&mut self, addition: PendingSignOut) {

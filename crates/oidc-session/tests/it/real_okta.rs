@@ -373,15 +373,7 @@ async fn after_a_sign_out_okta_did_not_confirm_the_next_sign_in_asks_for_a_passw
     let first = harness.mock.sessions();
 
     // Okta's end-session page hangs, and the person stops waiting.
-    harness
-        .mock
-        .update_faults(|faults| faults.logout_never_redirects = true);
-    let task = harness.app.begin_sign_out(SignOutMode::Full);
-    let logout = harness.app.next_opened().await;
-    assert!(matches!(
-        browser.open(logout).await.unwrap(),
-        Landing::Page { .. }
-    ));
+    let task = harness.begin_unconfirmed_sign_out(&browser).await;
     harness.app.manager.cancel();
     task.await.unwrap().unwrap();
     assert_password_required_after(&harness, OutcomeKind::Cancelled);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mock_okta::browser::{Browser, Landing};
+use mock_okta::browser::Browser;
 use mock_okta::{Endpoint, ExpiredHintPolicy, TokenState, UNREGISTERED_POST_LOGOUT_REDIRECT_URI};
 use oidc_session::vault::QueuedToken;
 use oidc_session::{
@@ -417,15 +417,7 @@ async fn a_logout_interstitial_is_followed_to_completion() {
 #[tokio::test]
 async fn a_logout_that_never_redirects_times_out_with_a_plain_message() {
     let (mut harness, browser, _) = signed_in("never", short_sign_out_timeout()).await;
-    harness
-        .mock
-        .update_faults(|faults| faults.logout_never_redirects = true);
-    let task = harness.app.begin_sign_out(SignOutMode::Full);
-    let logout = harness.app.next_opened().await;
-    assert!(matches!(
-        browser.open(logout).await.unwrap(),
-        Landing::Page { status: 200, .. }
-    ));
+    let task = harness.begin_unconfirmed_sign_out(&browser).await;
     task.await.unwrap().unwrap();
     let outcome = only_outcome(&harness);
     assert_eq!(outcome.kind, OutcomeKind::TimedOut, "{outcome:?}");

@@ -3,7 +3,7 @@
 // The UI only renders what the core reports: claims and outcomes, never a token.
 const { invoke, Channel } = window.__TAURI__.core;
 
-const screens = ["loading", "signed-out", "signing-in", "signed-in"];
+const screens = ["loading", "not-configured", "signed-out", "signing-in", "signed-in"];
 const $ = (id) => document.getElementById(id);
 
 const SIGNED_OUT_REASONS = {
@@ -247,6 +247,14 @@ async function start() {
     const banner = $("demo-banner");
     banner.textContent = `Demo mode: mock Okta at ${info.demo.browserUrl} — sign in as ${info.demo.username} / ${info.demo.password}`;
     banner.hidden = false;
+  }
+  if (info.setup) {
+    // No Okta org configured: not an error to show, but what to set up.
+    $("setup-config-file").textContent = info.setup.configFile;
+    $("setup-redirect-uri").textContent = info.setup.redirectUri;
+    $("setup-post-logout-redirect-uri").textContent = info.setup.postLogoutRedirectUri;
+    show("not-configured");
+    return;
   }
   if (info.startupError) {
     showError(info.startupError);

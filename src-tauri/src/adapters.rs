@@ -41,10 +41,11 @@ pub(crate) struct DesktopLinkHandler(pub(crate) AppHandle);
 impl DesktopLinks for DesktopLinkHandler {
     fn check_scheme_handler(&self, scheme: &str) -> Result<(), String> {
         #[cfg(target_os = "linux")]
-        return crate::linux::scheme_handler::check_default_handler(
-            &self.0.config().identifier,
-            scheme,
-        );
+        {
+            use tauri::Manager as _;
+            let entry = self.0.state::<crate::linux::LinkEntry>();
+            crate::linux::scheme_handler::check_default_handler(&entry.0, scheme)
+        }
         #[cfg(not(target_os = "linux"))]
         {
             // Windows and macOS register the scheme with the installer.

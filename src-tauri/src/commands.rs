@@ -42,19 +42,49 @@ impl From<StartError> for CommandError {
     }
 }
 
-/// What the window shows around the session: demo mode, and a start-up failure.
+/// What the window shows around the session: demo mode, a start-up failure, and what to
+/// configure.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AppInfo {
     /// The issuer in use, if the app started.
     pub(crate) issuer: Option<String>,
     /// Demo mode: the embedded mock-okta's sign-in page and its demo account.
+    #[cfg(feature = "demo")]
     pub(crate) demo: Option<DemoInfo>,
     /// Why the app cannot sign anybody in (configuration, keychain).
     pub(crate) startup_error: Option<CommandError>,
+    /// With no Okta org configured (and no demo mode built in): what to set, and where.
+    pub(crate) setup: Option<SetupGuide>,
+}
+
+/// What the Not configured screen tells a person (or their IT department) to set up: the
+/// file the app reads, and the redirect URIs to register in Okta, as this app uses them.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SetupGuide {
+    /// The configuration file to write.
+    pub(crate) config_file: String,
+    /// The app integration's sign-in redirect URI.
+    pub(crate) redirect_uri: String,
+    /// The app integration's sign-out redirect URI.
+    pub(crate) post_logout_redirect_uri: String,
+}
+
+impl SetupGuide {
+    /// The guide for `config`, read from `config_file` (and the environment).
+    #[cfg(not(feature = "demo"))]
+    pub(crate) fn new(config_file: &std::path::Path, config: &oidc_session::Config) -> Self {
+        Self {
+            config_file: config_file.display().to_string(),
+            redirect_uri: config.redirect_uri.to_string(),
+            post_logout_redirect_uri: config.post_logout_redirect_uri.to_string(),
+        }
+    }
 }
 
 /// The embedded mock-okta, as the demo banner describes it.
+#[cfg(feature = "demo")]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DemoInfo {

@@ -4,6 +4,7 @@
 
 mod adapters;
 mod commands;
+#[cfg(feature = "demo")]
 mod demo;
 #[cfg(target_os = "linux")]
 mod linux;
@@ -80,7 +81,9 @@ pub fn run() {
     }
 }
 
+/// Another start of the app (from the menu, or handing a link over) shows the running one.
 fn bring_to_front(app: &AppHandle) {
+    tracing::info!("started again: window brought to the front");
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.set_focus();

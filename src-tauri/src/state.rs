@@ -12,7 +12,8 @@ use oidc_session::{
 use tauri::{AppHandle, Manager};
 
 use crate::adapters::{DesktopLinkHandler, OpenerBrowser, WindowChannels};
-use crate::commands::{AppInfo, CommandError};
+use crate::commands::{AppInfo, CommandError, SetupGuide};
+#[cfg(feature = "demo")]
 use crate::demo::DemoIdp;
 
 /// Why the session could not start.
@@ -35,7 +36,15 @@ pub(crate) enum StartError {
         /// Why not.
         source: tauri::Error,
     },
+    /// No Okta org is configured, and this build has no demo mode to fall back on.
+    #[cfg(not(feature = "demo"))]
+    #[error(
+        "this app is not configured: write `issuer` and `client_id` in {}",
+        .0.config_file
+    )]
+    NotConfigured(SetupGuide),
     /// Demo mode's embedded mock-okta did not start.
+    #[cfg(feature = "demo")]
     #[error("cannot start the demo identity provider")]
     Demo(#[source] std::io::Error),
     /// The core could not start (the keychain, the HTTPS client).
@@ -48,8 +57,20 @@ impl StartError {
     pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::Configuration { .. } | Self::Directory { .. } => "configuration",
+            #[cfg(not(feature = "demo"))]
+            Self::NotConfigured(_) => "not_configured",
+            #[cfg(feature = "demo")]
             Self::Demo(_) => "demo",
             Self::Session(error) => error.code(),
+        }
+    }
+
+    /// What to configure, when the missing configuration is why the app cannot start.
+    fn setup_guide(&self) -> Option<SetupGuide> {
+        match self {
+            #[cfg(not(feature = "demo"))]
+            Self::NotConfigured(setup) => Some(setup.clone()),
+            _ => None,
         }
     }
 }
@@ -57,12 +78,17 @@ impl StartError {
 /// The session once the app started, or why it could not.
 pub(crate) enum AppSession {
     Ready(Box<ReadySession>),
-    Failed(CommandError),
+    Failed {
+        error: CommandError,
+        /// What to configure, when that is why.
+        setup: Option<SetupGuide>,
+    },
 }
 
 pub(crate) struct ReadySession {
     session: Session,
     /// Demo mode's mock-okta, running as long as the app.
+    #[cfg(feature = "demo")]
     demo: Option<DemoIdp>,
 }
 
@@ -73,8 +99,16 @@ impl AppSession {
         match ReadySession::start(app).await {
             Ok(ready) => Self::Ready(Box::new(ready)),
             Err(error) => {
-                tracing::error!(code = error.code(), error = %error_chain(&error), "cannot start the session");
-                Self::Failed(CommandError::from(error))
+                let setup = error.setup_guide();
+                if setup.is_some() {
+                    tracing::warn!(%error, "no Okta org configured: the window says what to configure");
+                } else {
+                    tracing::error!(code = error.code(), error = %error_chain(&error), "cannot start the session");
+                }
+                Self::Failed {
+                    setup,
+                    error: CommandError::from(error),
+                }
             }
         }
     }
@@ -82,7 +116,7 @@ impl AppSession {
     fn manager(&self) -> Result<&Arc<SessionManager>, CommandError> {
         match self {
             Self::Ready(ready) => Ok(ready.session.manager()),
-            Self::Failed(error) => Err(error.clone()),
+            Self::Failed { error, .. } => Err(error.clone()),
         }
     }
 
@@ -97,13 +131,17 @@ impl AppSession {
                         .issuer
                         .to_string(),
                 ),
+                #[cfg(feature = "demo")]
                 demo: ready.demo.as_ref().map(DemoIdp::info),
                 startup_error: None,
+                setup: None,
             },
-            Self::Failed(error) => AppInfo {
+            Self::Failed { error, setup } => AppInfo {
                 issuer: None,
+                #[cfg(feature = "demo")]
                 demo: None,
                 startup_error: Some(error.clone()),
+                setup: setup.clone(),
             },
         }
     }
@@ -170,10 +208,11 @@ impl ReadySession {
         let scheme = app.config().identifier.clone();
         let config = Config::load(&config_file, |name| std::env::var(name).ok(), &scheme).map_err(
             |error| StartError::Configuration {
-                file: config_file,
+                file: config_file.clone(),
                 error,
             },
         )?;
+        #[cfg(feature = "demo")]
         let (idp, demo) = match &config.okta {
             Some(org) => (IdentityProvider::from_org(org)?, None),
             None => {
@@ -181,7 +220,17 @@ impl ReadySession {
                 (demo.identity_provider(), Some(demo))
             }
         };
-        tracing::info!(issuer = %idp.issuer, demo = demo.is_some(), "identity provider");
+        #[cfg(not(feature = "demo"))]
+        let idp = match &config.okta {
+            Some(org) => IdentityProvider::from_org(org)?,
+            None => {
+                return Err(StartError::NotConfigured(SetupGuide::new(
+                    &config_file,
+                    &config,
+                )))
+            }
+        };
+        tracing::info!(issuer = %idp.issuer, demo = cfg!(feature = "demo") && config.okta.is_none(), "identity provider");
         let vault = TokenVault::platform(&scheme).map_err(SessionError::from)?;
         let data_dir = app
             .path()
@@ -199,7 +248,11 @@ impl ReadySession {
             desktop_links: Arc::new(DesktopLinkHandler(app.clone())),
             events: Arc::new(app.state::<WindowChannels>().inner().clone()),
         })?;
-        Ok(Self { session, demo })
+        Ok(Self {
+            session,
+            #[cfg(feature = "demo")]
+            demo,
+        })
     }
 }
 

@@ -2,13 +2,17 @@
 //! deep-link hand-off from the desktop to the running app.
 
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use desktop_testkit::{terminate, wait_for, Desktop, Driver, IDENTIFIER};
 
-use crate::support::{app_desktop, screenshot, APP_BINARY, LINK_PROGRAM};
+use crate::support::{
+    app_desktop, assert_says_what_to_configure, screenshot, unconfigured_desktop, APP_BINARY,
+    LINK_PROGRAM,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -26,6 +30,31 @@ async fn the_window_shows_the_signed_out_screen() {
     let title = driver.client.title().await.unwrap();
     assert_eq!(title, "Okta Sign-Out");
     driver.screenshot(&screenshot("signed-out")).await;
+}
+
+/// With no Okta org configured, a build without demo mode (the tests' and the packages') says
+/// what to configure; the example it shows, written into the file it names, configures the app.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_an_issuer_the_window_says_what_to_configure_and_its_example_works() {
+    let desktop = unconfigured_desktop(APP_BINARY);
+    let driver = Driver::start(&desktop).await;
+    assert_says_what_to_configure(&desktop, &driver, "not-configured").await;
+
+    let file = PathBuf::from(driver.text("#setup-config-file").await);
+    let example = driver.text("#setup-example").await;
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, example).unwrap();
+    driver.quit().await;
+    wait_for("the app to exit", LIMIT, || {
+        desktop.app_pids().is_empty().then_some(())
+    });
+    let driver = Driver::start(&desktop).await;
+    driver.wait_for_session("signed_out").await;
+    assert_eq!(driver.text("#sign-in").await, "Sign in");
+    let hidden = driver
+        .execute("return document.getElementById('screen-not-configured').hidden;")
+        .await;
+    assert_eq!(hidden, serde_json::Value::Bool(true));
 }
 
 #[test]

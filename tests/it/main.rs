@@ -4,5 +4,7 @@
 
 mod acl;
 mod app_shell;
+mod features;
+mod install;
 mod session_e2e;
 mod support;

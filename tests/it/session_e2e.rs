@@ -18,7 +18,7 @@ use crate::support::{app_desktop, screenshot, AppDesktop, HandOff, LINK_PROGRAM}
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-async fn start_mock() -> MockOkta {
+pub(crate) async fn start_mock() -> MockOkta {
     MockOkta::start(mock_okta::Config::default())
         .await
         .expect("start mock-okta")
@@ -39,11 +39,22 @@ fn desktop_on(mock: &MockOkta, hand_off: HandOff, issuer: &str) -> Desktop {
     if hand_off == HandOff::XdgOpen {
         desktop.install_app_alone();
     }
+    configure_for(&mut desktop, mock, hand_off, issuer);
+    desktop
+}
+
+/// Has `desktop`'s browser and app both use `mock`, the app its authorization server `issuer`,
+/// the browser handing links back with `hand_off`.
+pub(crate) fn configure_for(
+    desktop: &mut Desktop,
+    mock: &MockOkta,
+    hand_off: HandOff,
+    issuer: &str,
+) {
     let ca_file = desktop.install_browser(mock.ca_certificate_pem(), hand_off);
     desktop.set_env("OKTA_SIGNOUT_ISSUER", issuer);
     desktop.set_env("OKTA_SIGNOUT_CLIENT_ID", mock_okta::DEMO_CLIENT_ID);
     desktop.set_env("OKTA_SIGNOUT_CA_FILE", ca_file);
-    desktop
 }
 
 /// The window shows Ada signed in, mock-okta has her browser session and the Secret Service
@@ -407,7 +418,7 @@ async fn cancel_stops_waiting_for_a_browser_that_never_comes_back() {
 }
 
 /// Everything the Secret Service holds under the app's service name (`secret-tool search`).
-fn app_secrets(desktop: &Desktop) -> String {
+pub(crate) fn app_secrets(desktop: &Desktop) -> String {
     let output = desktop
         .command("secret-tool")
         .args(["search", "--all", "--unlock", "service", IDENTIFIER])
@@ -417,7 +428,7 @@ fn app_secrets(desktop: &Desktop) -> String {
 }
 
 /// Waits until the window reports a sign-out outcome of `kind` and returns its message.
-async fn wait_for_outcome(driver: &Driver, kind: &str) -> String {
+pub(crate) async fn wait_for_outcome(driver: &Driver, kind: &str) -> String {
     let shown = wait_for_async("a sign-out outcome", || async {
         let outcome = driver
             .execute("return document.documentElement.dataset.outcome || '';")
@@ -454,7 +465,7 @@ async fn restart_app(driver: Driver, desktop: &Desktop) -> Driver {
 }
 
 /// Signs Ada in through the window; returns her tokens' values.
-async fn sign_in_through_the_window(
+pub(crate) async fn sign_in_through_the_window(
     mock: &MockOkta,
     desktop: &Desktop,
     driver: &Driver,
@@ -465,7 +476,7 @@ async fn sign_in_through_the_window(
     stored_tokens(desktop)
 }
 
-fn assert_revoked(mock: &MockOkta, tokens: &[String]) {
+pub(crate) fn assert_revoked(mock: &MockOkta, tokens: &[String]) {
     // The ID token is not revocable; the access and refresh tokens are.
     for token in tokens {
         let issued = mock.token(token).unwrap();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use desktop_testkit::{wait_for, Desktop, IDENTIFIER};
+use desktop_testkit::{wait_for, Desktop, Driver, IDENTIFIER};
 
 /// The app's binary, built by Cargo for these tests.
 pub(crate) const APP_BINARY: &str = env!("CARGO_BIN_EXE_okta-signout");
@@ -15,11 +15,131 @@ pub(crate) const LINK_PROGRAM: &str = env!("CARGO_BIN_EXE_okta-signout-link");
 /// The scripted browser's desktop file ID.
 const BROWSER_ENTRY: &str = "mock-okta-browser.desktop";
 
-/// A private desktop running the app, which logs at debug level.
+/// An Okta org for the tests that sign nobody in: the app starts configured (it reads the
+/// discovery document at the first sign-in), and nothing answers there.
+const UNREACHED_ISSUER: &str = "https://127.0.0.1:9/oauth2/default";
+
+/// A private desktop running the app, which logs at debug level, configured for an Okta org
+/// that it never reaches (a test that signs in configures its own mock-okta).
 pub(crate) fn app_desktop() -> Desktop {
-    let mut desktop = Desktop::start(APP_BINARY);
+    let mut desktop = unconfigured_desktop(APP_BINARY);
+    desktop.set_env("OKTA_SIGNOUT_ISSUER", UNREACHED_ISSUER);
+    desktop.set_env("OKTA_SIGNOUT_CLIENT_ID", "0oa-never-signs-in");
+    desktop
+}
+
+/// A private desktop running `app` with no Okta org configured, logging at debug level.
+pub(crate) fn unconfigured_desktop(app: impl Into<PathBuf>) -> Desktop {
+    let mut desktop = Desktop::start(app);
     desktop.set_env("OKTA_SIGNOUT_LOG", "debug");
     desktop
+}
+
+/// The window of an app with no Okta org configured (and no demo mode built in) says what to
+/// configure: the file it reads in `desktop`, the two keys with an example, and the redirect
+/// URIs to register in Okta; and the app started no IdP of its own (it listens on no port).
+/// Leaves screenshot `name`.
+pub(crate) async fn assert_says_what_to_configure(desktop: &Desktop, driver: &Driver, name: &str) {
+    assert_eq!(
+        driver.text("#screen-not-configured h2").await,
+        "Not configured"
+    );
+    let config_file = desktop
+        .home()
+        .join(".config")
+        .join(IDENTIFIER)
+        .join("config.toml");
+    assert_eq!(
+        driver.text("#setup-config-file").await,
+        config_file.display().to_string()
+    );
+    let example = driver.text("#setup-example").await;
+    assert!(
+        example.contains("issuer = \"https://") && example.contains("client_id = \""),
+        "{example}"
+    );
+    assert_eq!(
+        driver.text("#setup-redirect-uri").await,
+        format!("{IDENTIFIER}:/callback")
+    );
+    assert_eq!(
+        driver.text("#setup-post-logout-redirect-uri").await,
+        format!("{IDENTIFIER}:/logout/callback")
+    );
+    assert!(
+        !driver
+            .execute("return !document.getElementById('demo-banner').hidden;")
+            .await
+            .as_bool()
+            .unwrap(),
+        "a demo banner is shown"
+    );
+    driver.screenshot(&screenshot(name)).await;
+    let pids = desktop.app_pids();
+    assert!(!pids.is_empty(), "the app is not running");
+    for pid in pids {
+        // WebKitWebDriver has WebKit serve its automation on this port, in the app's process.
+        let automation = inspector_server_port(pid);
+        let ports: Vec<u16> = listening_ports(pid)
+            .into_iter()
+            .filter(|port| Some(*port) != automation)
+            .collect();
+        assert_eq!(ports, [0u16; 0], "the app (process {pid}) listens");
+    }
+}
+
+/// The port of `WEBKIT_INSPECTOR_SERVER` (`127.0.0.1:PORT`) in process `pid`'s environment.
+fn inspector_server_port(pid: u32) -> Option<u16> {
+    let environment = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let address = environment
+        .split(|byte| *byte == 0)
+        .find_map(|entry| entry.strip_prefix(b"WEBKIT_INSPECTOR_SERVER="))?;
+    std::str::from_utf8(address)
+        .ok()?
+        .rsplit(':')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The TCP ports process `pid` listens on: its sockets (`/proc/PID/fd`) found among the
+/// kernel's listening sockets.
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let sockets: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                .filter_map(|target| {
+                    let target = target.to_string_lossy();
+                    Some(
+                        target
+                            .strip_prefix("socket:[")?
+                            .strip_suffix(']')?
+                            .to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ["tcp", "tcp6"]
+        .iter()
+        .flat_map(|table| {
+            std::fs::read_to_string(format!("/proc/{pid}/net/{table}"))
+                .unwrap_or_default()
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    // sl, local address, remote address, state (0A: listening), …, inode.
+                    let listening = fields.get(3) == Some(&"0A");
+                    let inode = fields.get(9)?;
+                    let port = fields.get(1)?.rsplit(':').next()?;
+                    (listening && sockets.iter().any(|socket| socket == inode))
+                        .then(|| u16::from_str_radix(port, 16).ok())
+                        .flatten()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Where tests leave screenshot `name` for people to look at: `target/screenshots/`.

@@ -434,11 +434,6 @@ fn main() {
             binary: options.app.clone(),
             env: configured,
         },
-        Subject {
-            key: "app_demo".to_owned(),
-            binary: options.app.clone(),
-            env: Vec::new(),
-        },
     ];
     subjects.extend(options.variants.iter().map(|(key, binary)| Subject {
         key: key.clone(),

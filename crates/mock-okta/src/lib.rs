@@ -12,6 +12,7 @@
 //! the front channel (authorize, sign-in, logout) is also served on a plain-HTTP "browser"
 //! port, which discovery advertises, so a person's browser never sees a certificate warning.
 
+#[cfg(feature = "browser")]
 pub mod browser;
 mod config;
 mod faults;

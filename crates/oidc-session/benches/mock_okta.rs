@@ -146,7 +146,7 @@ async fn main() {
             let data_dir = tempfile::tempdir().unwrap();
             let app = TestSession::start(SessionSetup {
                 idp: identity_provider(&mock, DEFAULT_REQUEST_TIMEOUT),
-                config: Config::demo(SCHEME),
+                config: Config::defaults(SCHEME),
                 vault: TokenVault::with_store(
                     keyring_core::mock::Store::new().unwrap(),
                     &format!("{SCHEME}.bench.{index}"),

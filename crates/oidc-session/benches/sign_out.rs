@@ -77,7 +77,7 @@ async fn main() {
     let data_dir = tempfile::tempdir().unwrap();
     let mut app = TestSession::start(SessionSetup {
         idp: identity_provider(&mock, DEFAULT_REQUEST_TIMEOUT),
-        config: Config::demo(SCHEME),
+        config: Config::defaults(SCHEME),
         vault: vault.clone(),
         data_dir: data_dir.path(),
         events: RecordedEvents::default(),

@@ -2,8 +2,9 @@
 //! at start with messages a person can act on.
 //!
 //! Every key can be set in the file (`issuer = "…"`) or in the environment
-//! (`OKTA_SIGNOUT_ISSUER=…`); the environment wins. With no `issuer` the app runs in demo mode
-//! against an embedded mock-okta.
+//! (`OKTA_SIGNOUT_ISSUER=…`); the environment wins. With no `issuer` no Okta org is configured:
+//! the app then says what to configure, or, built with demo mode, runs against an embedded
+//! mock-okta.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -140,7 +141,8 @@ pub struct OktaOrg {
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// The Okta org; `None` means demo mode (an embedded mock-okta).
+    /// The Okta org; `None`: none configured (the app says what to configure, or runs its demo
+    /// mode).
     pub okta: Option<OktaOrg>,
     /// Where Okta sends the browser after sign-in (the app's private-use scheme).
     pub redirect_uri: Url,
@@ -195,8 +197,8 @@ impl Config {
         raw.validate(scheme)
     }
 
-    /// The defaults: demo mode with the app's standard redirect URIs.
-    pub fn demo(scheme: &str) -> Self {
+    /// The defaults: no Okta org, the app's standard redirect URIs.
+    pub fn defaults(scheme: &str) -> Self {
         RawConfig::default()
             .validate(scheme)
             .expect("the defaults are valid")
@@ -396,9 +398,9 @@ mod tests {
     }
 
     #[test]
-    fn nothing_configured_is_demo_mode_with_the_defaults() {
+    fn nothing_configured_is_the_defaults_without_an_org() {
         let config = load("", &[]).unwrap();
-        assert_eq!(config, Config::demo(SCHEME));
+        assert_eq!(config, Config::defaults(SCHEME));
         assert_eq!(config.okta, None);
         assert_eq!(
             config.redirect_uri.as_str(),
@@ -425,7 +427,7 @@ mod tests {
             |_| None,
             SCHEME,
         );
-        assert_eq!(config.unwrap(), Config::demo(SCHEME));
+        assert_eq!(config.unwrap(), Config::defaults(SCHEME));
     }
 
     #[test]

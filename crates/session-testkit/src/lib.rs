@@ -295,7 +295,7 @@ impl TestSession {
     pub fn over_keychain(mock: &MockOkta, keychain: &Arc<FaultyKeychain>, data_dir: &Path) -> Self {
         Self::start(SessionSetup {
             idp: identity_provider(mock, DEFAULT_REQUEST_TIMEOUT),
-            config: Config::demo(SCHEME),
+            config: Config::defaults(SCHEME),
             vault: TokenVault::with_store(keychain.store(), SCHEME),
             data_dir,
             events: RecordedEvents::default(),
@@ -410,7 +410,7 @@ impl Server {
 impl Harness {
     /// A signed-out app with the default configuration.
     pub async fn start(test: &str) -> Self {
-        Self::start_with(test, Config::demo(SCHEME)).await
+        Self::start_with(test, Config::defaults(SCHEME)).await
     }
 
     /// A signed-out app with `config`.

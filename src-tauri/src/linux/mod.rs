@@ -23,8 +23,14 @@ pub(crate) fn paint_on_the_cpu() {
     }
 }
 
-/// Installs the desktop entry off the main thread: `xdg-mime` is a shell script that takes
-/// tens of milliseconds, and the window should not wait for it.
+/// The desktop file ID of the entry that hands the app's links to it: the package's, or the
+/// one the app writes for itself (managed state, for the check before a sign-in).
+pub(crate) struct LinkEntry(pub(crate) String);
+
+/// Makes the desktop hand the app's links to it. An app installed by its package leaves that
+/// to the package's system-wide entry; any other copy writes a per-user entry. The files are
+/// written off the main thread: `xdg-mime` is a shell script that takes tens of milliseconds,
+/// and the window should not wait for it.
 pub(crate) fn register_scheme_handler(app: &AppHandle) -> tauri::Result<()> {
     let env = app.env();
     let current_exe = tauri::utils::platform::current_exe()?;
@@ -34,19 +40,57 @@ pub(crate) fn register_scheme_handler(app: &AppHandle) -> tauri::Result<()> {
             None => scheme_handler::link_program(current_exe),
         };
     let config = app.config();
+    // What people see as the app's name: its window's title.
+    let name = config
+        .app
+        .windows
+        .first()
+        .map_or(config.identifier.as_str(), |window| window.title.as_str());
     // The scheme is the app's identifier (RFC 8252 §7.1); tauri.conf.json declares it too.
     let handler = scheme_handler::SchemeHandler::new(
         &config.identifier,
-        config.product_name.as_deref().unwrap_or(&config.identifier),
+        name,
         &config.identifier,
         &executable,
     );
     let applications_dir = app.path().data_dir()?.join("applications");
-    std::thread::spawn(move || match handler.install(&applications_dir) {
-        Ok(path) => tracing::info!(entry = %path.display(), "deep-link handler registered"),
-        Err(error) => tracing::error!(%error, "could not register the deep-link handler"),
-    });
+    let installed = scheme_handler::find_installed_entry(
+        &system_data_dirs(),
+        handler.mime_type(),
+        &executable,
+        std::env::var_os("PATH").as_deref(),
+    );
+    match installed {
+        Some(installed) => {
+            tracing::info!(entry = %installed.path.display(), "the package's desktop entry hands the app's links to it");
+            app.manage(LinkEntry(installed.id.clone()));
+            std::thread::spawn(move || {
+                if let Err(error) = handler.defer_to(&installed, &applications_dir) {
+                    tracing::error!(%error, "could not remove the per-user desktop entry of an earlier run");
+                }
+            });
+        }
+        None => {
+            app.manage(LinkEntry(handler.file_name().to_owned()));
+            std::thread::spawn(move || match handler.install(&applications_dir) {
+                Ok(path) => tracing::info!(entry = %path.display(), "deep-link handler registered"),
+                Err(error) => tracing::error!(%error, "could not register the deep-link handler"),
+            });
+        }
+    }
     Ok(())
+}
+
+/// The desktop's system data directories, where packages install desktop entries:
+/// `$XDG_DATA_DIRS`, by default `/usr/local/share:/usr/share` (XDG Base Directory spec).
+fn system_data_dirs() -> Vec<PathBuf> {
+    match std::env::var_os("XDG_DATA_DIRS") {
+        Some(dirs) if !dirs.is_empty() => std::env::split_paths(&dirs).collect(),
+        _ => vec![
+            PathBuf::from("/usr/local/share"),
+            PathBuf::from("/usr/share"),
+        ],
+    }
 }
 
 /// The AppImage the app runs from, if it does: `appimage` (`$APPIMAGE`) counts only when the

@@ -37,7 +37,7 @@ fn start_app(
 ) -> TestSession {
     TestSession::start(SessionSetup {
         idp,
-        config: Config::demo(SCHEME),
+        config: Config::defaults(SCHEME),
         vault: platform_vault(service),
         data_dir,
         events,

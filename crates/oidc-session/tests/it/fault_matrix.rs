@@ -123,7 +123,7 @@ impl Cell {
 
     async fn run(&self) {
         let name = self.name();
-        let mut config = Config::demo(SCHEME);
+        let mut config = Config::defaults(SCHEME);
         config.sign_out_timeout = Duration::from_secs(2);
         let mut harness = Harness::start_with(&format!("fault-{name}"), config).await;
         // Access tokens inside the refresh margin: restoring refreshes them, which discovers

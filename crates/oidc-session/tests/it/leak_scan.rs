@@ -162,7 +162,7 @@ fn pkce_verifier_candidates(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn uris() -> (Url, Url) {
-    let config = Config::demo(SCHEME);
+    let config = Config::defaults(SCHEME);
     (config.redirect_uri, config.post_logout_redirect_uri)
 }
 

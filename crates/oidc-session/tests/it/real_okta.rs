@@ -28,7 +28,7 @@ fn signed_out_because(reason: SignedOutReason) -> SessionView {
 
 #[tokio::test]
 async fn the_org_server_signs_in_and_out_with_its_issuer_as_written() {
-    let mut harness = Harness::start_on("org-server", Config::demo(SCHEME), Server::Org).await;
+    let mut harness = Harness::start_on("org-server", Config::defaults(SCHEME), Server::Org).await;
     let issuer = harness.mock.org_issuer();
     assert!(!issuer.ends_with('/'), "Okta writes it without a slash");
     let browser = harness.browser();
@@ -82,7 +82,7 @@ async fn an_issuer_discovery_does_not_name_is_a_configuration_error() {
                 issuer: Issuer::new(&configured).unwrap(),
                 ..identity_provider(&mock, DEFAULT_REQUEST_TIMEOUT)
             },
-            config: Config::demo(SCHEME),
+            config: Config::defaults(SCHEME),
             vault: platform_vault(&service),
             data_dir: data_dir.path(),
             events: RecordedEvents::default(),
@@ -307,7 +307,7 @@ async fn sign_in_trusting_the_system_store_only(issuer: &str) {
             extra_root_pem: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         },
-        config: Config::demo(SCHEME),
+        config: Config::defaults(SCHEME),
         vault: platform_vault(&service),
         data_dir: data_dir.path(),
         events: RecordedEvents::default(),

@@ -25,7 +25,8 @@ async fn an_http_loopback_issuer_gets_every_token_revoked() {
     ] {
         let test = format!("http-issuer-{server:?}-{mode:?}");
         let mut harness =
-            Harness::start_against(&test, Config::demo(SCHEME), mock_config.clone(), server).await;
+            Harness::start_against(&test, Config::defaults(SCHEME), mock_config.clone(), server)
+                .await;
         let issuer = server.issuer(&harness.mock);
         assert!(issuer.as_str().starts_with("http://127.0.0.1:"), "{issuer}");
         let browser = harness.browser();

@@ -158,7 +158,7 @@ async fn an_error_callback_is_a_clear_error() {
 
 #[tokio::test]
 async fn the_wait_for_the_browser_times_out_and_a_late_callback_is_ignored() {
-    let mut config = Config::demo(SCHEME);
+    let mut config = Config::defaults(SCHEME);
     config.browser_timeout = Duration::from_secs(1);
     let mut harness = Harness::start_with("timeout", config).await;
     let browser = harness.browser();

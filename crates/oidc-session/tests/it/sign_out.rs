@@ -80,7 +80,7 @@ fn assert_app_session_gone(harness: &Harness) {
 }
 
 fn short_sign_out_timeout() -> Config {
-    let mut config = Config::demo(SCHEME);
+    let mut config = Config::defaults(SCHEME);
     config.sign_out_timeout = Duration::from_secs(2);
     config
 }
@@ -121,7 +121,7 @@ async fn retry_revocations_until(harness: &Harness, revoked: &[String]) {
 
 #[tokio::test]
 async fn full_sign_out_ends_both_sessions_and_revokes_both_tokens() {
-    let (mut harness, browser, tokens) = signed_in("full", Config::demo(SCHEME)).await;
+    let (mut harness, browser, tokens) = signed_in("full", Config::defaults(SCHEME)).await;
     let task = harness.app.begin_sign_out(SignOutMode::Full);
 
     // The browser gets a one-time page on this machine, whose URL (the browser's command line,
@@ -194,7 +194,7 @@ async fn full_sign_out_ends_both_sessions_and_revokes_both_tokens() {
 
 #[tokio::test]
 async fn app_only_sign_out_keeps_the_okta_session_for_silent_sso() {
-    let (mut harness, browser, tokens) = signed_in("app-only", Config::demo(SCHEME)).await;
+    let (mut harness, browser, tokens) = signed_in("app-only", Config::defaults(SCHEME)).await;
     harness.app.sign_out_now(SignOutMode::AppOnly).await;
 
     let outcome = only_outcome(&harness);
@@ -223,7 +223,7 @@ async fn app_only_sign_out_keeps_the_okta_session_for_silent_sso() {
 
 #[tokio::test]
 async fn signing_out_twice_or_while_signed_out_is_harmless() {
-    let (mut harness, browser, _) = signed_in("twice", Config::demo(SCHEME)).await;
+    let (mut harness, browser, _) = signed_in("twice", Config::defaults(SCHEME)).await;
     let first = harness.app.begin_sign_out(SignOutMode::Full);
     let _logout = harness.app.next_opened().await;
     // A double click, and a sign-in while the sign-out runs.
@@ -245,7 +245,7 @@ async fn signing_out_twice_or_while_signed_out_is_harmless() {
 
 #[tokio::test]
 async fn with_the_idp_hung_the_app_session_is_gone_before_any_network_step_ends() {
-    let (harness, _browser, tokens) = signed_in("hung", Config::demo(SCHEME)).await;
+    let (harness, _browser, tokens) = signed_in("hung", Config::defaults(SCHEME)).await;
     harness
         .mock
         .update_faults(|faults| faults.revoke.latency_ms = 600_000);
@@ -295,7 +295,7 @@ async fn with_the_idp_hung_the_app_session_is_gone_before_any_network_step_ends(
 
 #[tokio::test]
 async fn offline_sign_out_queues_the_revocations_until_okta_is_back() {
-    let (harness, _browser, tokens) = signed_in("offline", Config::demo(SCHEME)).await;
+    let (harness, _browser, tokens) = signed_in("offline", Config::defaults(SCHEME)).await;
     harness.mock.go_offline().await;
     harness.app.sign_out_now(SignOutMode::Full).await;
 
@@ -318,7 +318,7 @@ async fn offline_sign_out_queues_the_revocations_until_okta_is_back() {
 
 #[tokio::test]
 async fn a_5xx_at_revoke_still_ends_the_okta_session_and_retries_later() {
-    let (mut harness, browser, tokens) = signed_in("revoke-5xx", Config::demo(SCHEME)).await;
+    let (mut harness, browser, tokens) = signed_in("revoke-5xx", Config::defaults(SCHEME)).await;
     harness
         .mock
         .update_faults(|faults| faults.revoke.status = Some(503));
@@ -340,7 +340,7 @@ async fn a_5xx_at_revoke_still_ends_the_okta_session_and_retries_later() {
 
 #[tokio::test]
 async fn an_unregistered_sign_out_redirect_fails_the_preflight_with_what_to_fix() {
-    let mut config = Config::demo(SCHEME);
+    let mut config = Config::defaults(SCHEME);
     config.post_logout_redirect_uri = Url::parse("com.example.oktasignout:/bye").unwrap();
     let (mut harness, _browser, tokens) = signed_in("unregistered", config).await;
     harness.app.sign_out_now(SignOutMode::Full).await;
@@ -372,7 +372,7 @@ async fn an_unregistered_sign_out_redirect_fails_the_preflight_with_what_to_fix(
 
 #[tokio::test]
 async fn a_logout_error_page_fails_the_preflight() {
-    let (harness, _browser, _) = signed_in("error-page", Config::demo(SCHEME)).await;
+    let (harness, _browser, _) = signed_in("error-page", Config::defaults(SCHEME)).await;
     harness
         .mock
         .update_faults(|faults| faults.logout_error_page = true);
@@ -384,7 +384,7 @@ async fn a_logout_error_page_fails_the_preflight() {
 
 #[tokio::test]
 async fn an_unregistered_scheme_fails_the_preflight() {
-    let (harness, _browser, _) = signed_in("scheme", Config::demo(SCHEME)).await;
+    let (harness, _browser, _) = signed_in("scheme", Config::defaults(SCHEME)).await;
     harness.app.desktop.set_scheme_registered(false);
     harness.app.sign_out_now(SignOutMode::Full).await;
     let outcome = only_outcome(&harness);
@@ -403,7 +403,7 @@ async fn an_unregistered_scheme_fails_the_preflight() {
 
 #[tokio::test]
 async fn a_logout_interstitial_is_followed_to_completion() {
-    let (mut harness, browser, _) = signed_in("interstitial", Config::demo(SCHEME)).await;
+    let (mut harness, browser, _) = signed_in("interstitial", Config::defaults(SCHEME)).await;
     harness
         .mock
         .update_faults(|faults| faults.logout_interstitial = true);
@@ -433,7 +433,7 @@ async fn a_logout_that_never_redirects_times_out_with_a_plain_message() {
 
 #[tokio::test]
 async fn forged_states_are_ignored_while_waiting_for_okta() {
-    let (mut harness, browser, _) = signed_in("forged", Config::demo(SCHEME)).await;
+    let (mut harness, browser, _) = signed_in("forged", Config::defaults(SCHEME)).await;
     let task = harness.app.begin_sign_out(SignOutMode::Full);
     let logout = harness.app.next_opened().await;
     for forged in [
@@ -455,7 +455,7 @@ async fn forged_states_are_ignored_while_waiting_for_okta() {
 
 #[tokio::test]
 async fn an_error_on_the_way_back_is_okta_s_message() {
-    let (mut harness, _browser, _) = signed_in("idp-error", Config::demo(SCHEME)).await;
+    let (mut harness, _browser, _) = signed_in("idp-error", Config::defaults(SCHEME)).await;
     let task = harness.app.begin_sign_out(SignOutMode::Full);
     harness.app.next_opened().await;
     let state = sign_out_state(&harness);
@@ -512,7 +512,7 @@ async fn an_expired_id_token_is_refreshed_before_okta_sees_it() {
 
 #[tokio::test]
 async fn an_expired_id_token_without_refresh_is_sent_and_said() {
-    let mut config = Config::demo(SCHEME);
+    let mut config = Config::defaults(SCHEME);
     config.scopes = vec!["openid".into(), "profile".into(), "email".into()];
     let mut harness = Harness::start_with("expired-hint", config).await;
     harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = SHORT_ID_TOKEN.as_secs());
@@ -562,21 +562,21 @@ async fn signed_out_by_timeout(test: &str, config: Config, reason: SignedOutReas
 
 #[tokio::test]
 async fn the_absolute_timeout_signs_out_of_the_app() {
-    let mut config = Config::demo(SCHEME);
+    let mut config = Config::defaults(SCHEME);
     config.absolute_timeout = Some(Duration::from_secs(2));
     signed_out_by_timeout("absolute-timeout", config, SignedOutReason::Expired).await;
 }
 
 #[tokio::test]
 async fn the_idle_timeout_signs_out_of_the_app() {
-    let mut config = Config::demo(SCHEME);
+    let mut config = Config::defaults(SCHEME);
     config.idle_timeout = Some(Duration::from_secs(2));
     signed_out_by_timeout("idle-timeout", config, SignedOutReason::Idle).await;
 }
 
 #[tokio::test]
 async fn activity_keeps_an_idle_session_alive() {
-    let mut config = Config::demo(SCHEME);
+    let mut config = Config::defaults(SCHEME);
     config.idle_timeout = Some(Duration::from_secs(2));
     let (harness, _browser, _) = signed_in("activity", config).await;
     for _ in 0..8 {
@@ -596,7 +596,7 @@ async fn activity_keeps_an_idle_session_alive() {
 
 #[tokio::test]
 async fn tokens_queued_by_an_offline_sign_out_survive_the_next_sign_out() {
-    let (mut harness, browser, first) = signed_in("queued-twice", Config::demo(SCHEME)).await;
+    let (mut harness, browser, first) = signed_in("queued-twice", Config::defaults(SCHEME)).await;
     harness.mock.go_offline().await;
     harness.app.sign_out_now(SignOutMode::AppOnly).await;
     assert_eq!(only_outcome(&harness).kind, OutcomeKind::Offline);
@@ -745,7 +745,8 @@ async fn stopping_while_the_retries_empty_the_queue_and_a_renewal_is_under_way_i
 
 #[tokio::test]
 async fn a_sign_out_cut_short_after_its_delete_revokes_the_tokens_at_the_next_start() {
-    let (mut harness, _browser, tokens) = signed_in("cut-after-delete", Config::demo(SCHEME)).await;
+    let (mut harness, _browser, tokens) =
+        signed_in("cut-after-delete", Config::defaults(SCHEME)).await;
     let pending = harness.pending().expect("staged");
     assert_eq!(values(&pending.staged), tokens, "staged at sign-in");
     assert!(
@@ -777,7 +778,7 @@ async fn a_sign_out_cut_short_after_its_delete_revokes_the_tokens_at_the_next_st
 
 #[tokio::test]
 async fn a_sign_in_over_orphaned_tokens_queues_them_and_keeps_its_own_live() {
-    let (mut harness, browser, orphans) = signed_in("orphans", Config::demo(SCHEME)).await;
+    let (mut harness, browser, orphans) = signed_in("orphans", Config::defaults(SCHEME)).await;
     harness.vault().delete().unwrap();
     refuse_revocations(&harness, true);
     harness.restart().await;

@@ -66,7 +66,8 @@ fn the_readme_run_command_opens_the_window() {
         readme.contains(&format!("\n{run_command}\n")),
         "the README's quick start no longer runs {run_command}"
     );
-    let desktop = app_desktop();
+    // No Okta org configured: scripts/run's build has demo mode, which runs mock-okta inside.
+    let desktop = unconfigured_desktop(APP_BINARY);
     let mut run = desktop
         .command(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/run"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -81,7 +82,11 @@ fn the_readme_run_command_opens_the_window() {
         }
         (desktop.app_window_count() == 1).then_some(())
     });
-    desktop.wait_for_log("starting", LIMIT);
+    let identity_provider = desktop.wait_for_log("identity provider", LIMIT);
+    assert!(
+        identity_provider.ends_with("demo=true"),
+        "{identity_provider}"
+    );
     desktop.screenshot(&screenshot("run-command"));
     // The whole group: the script, Cargo and the app.
     let _ = Command::new("kill")

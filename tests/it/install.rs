@@ -135,6 +135,23 @@ fn both_packages_hold_the_two_programs_the_icons_and_one_entry_for_the_app_s_lin
     let deb_entry = std::fs::read_to_string(root.root.path().join(&ENTRY_PATH[1..])).unwrap();
     let rpm_entry = rpm_file(&rpm, ENTRY_PATH);
     assert_eq!(deb_entry, rpm_entry, "the packages' entries differ");
+    // What the app needs beside WebKitGTK: xdg-mime, asked before a full sign-out.
+    let deb_depends = text(run("dpkg-deb", &["--field", deb.to_str().unwrap(), "Depends"]).stdout);
+    let rpm_requires = text(
+        run(
+            "rpm",
+            &["--query", "--package", "--requires", rpm.to_str().unwrap()],
+        )
+        .stdout,
+    );
+    for (package, needs) in [(&deb, &deb_depends), (&rpm, &rpm_requires)] {
+        for needed in ["xdg-utils", "libwebkit2gtk-4.1"] {
+            assert!(
+                needs.contains(needed),
+                "{package:?} does not require {needed}: {needs}"
+            );
+        }
+    }
     let lines: Vec<&str> = deb_entry.lines().collect();
     for line in [
         "Name=Okta Sign-Out",
@@ -402,10 +419,14 @@ async fn apt_get_installs_a_package_that_signs_in_and_out_from_usr_bin_and_remov
         &["install", "--yes", "--quiet", deb.to_str().unwrap()],
     );
     let removal = RemoveOnDrop;
-    assert_eq!(
-        std::fs::canonicalize("/usr/bin/okta-signout-link").unwrap(),
-        Path::new("/usr/bin/okta-signout-link")
-    );
+    for file in [
+        "/usr/bin/okta-signout",
+        "/usr/bin/okta-signout-link",
+        ENTRY_PATH,
+    ] {
+        let owner = text(run("dpkg", &["--search", file]).stdout);
+        assert!(owner.starts_with("okta-signout: "), "{file}: {owner}");
+    }
     let desktop = unconfigured_desktop("/usr/bin/okta-signout");
     // The package manager's trigger updated the system's MIME cache.
     assert_eq!(default_link_handler(&desktop), ENTRY);

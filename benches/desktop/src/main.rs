@@ -40,7 +40,8 @@ struct Options {
     mock_okta: PathBuf,
     runs: usize,
     /// Further programs launched in the same rotation for their cold start and memory only
-    /// (variants of the bare window that add one app feature at a time).
+    /// (variants of the bare window that add one app feature at a time, and the app's demo
+    /// build).
     variants: Vec<(String, PathBuf)>,
 }
 

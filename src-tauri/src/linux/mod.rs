@@ -24,7 +24,7 @@ pub(crate) fn paint_on_the_cpu() {
 }
 
 /// The desktop file ID of the entry that hands the app's links to it: the package's, or the
-/// one the app writes for itself (managed state, for the check before a sign-in).
+/// one the app writes for itself (managed state, for the check before a full sign-out).
 pub(crate) struct LinkEntry(pub(crate) String);
 
 /// Makes the desktop hand the app's links to it. An app installed by its package leaves that

@@ -96,10 +96,12 @@ impl SchemeHandler {
         applications_dir: &Path,
     ) -> io::Result<()> {
         let own = applications_dir.join(&self.file_name);
-        let Ok(text) = fs::read_to_string(&own) else {
-            return Ok(());
-        };
-        fs::remove_file(&own)?;
+        // Read for the log only: the entry goes whatever it holds.
+        let text = fs::read_to_string(&own).unwrap_or_default();
+        match fs::remove_file(&own) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+            result => result?,
+        }
         tracing::info!(
             entry = %own.display(),
             exec = text.lines().find_map(|line| line.strip_prefix("Exec=")).unwrap_or(""),
@@ -151,11 +153,16 @@ pub(crate) fn find_installed_entry(
         entries.sort();
         entries.into_iter().find_map(|path| {
             let entry = DesktopEntry::parse(&fs::read_to_string(&path).ok()?);
-            let runs_program = resolve_program(entry.program()?, search_path)
-                .and_then(|found| fs::canonicalize(found).ok())
-                == Some(program.clone());
+            // Only the few entries that claim the scheme cost a look-up in the PATH.
+            if !entry.claims(mime_type) {
+                return None;
+            }
+            let found = resolve_program(entry.program()?, search_path)?;
+            if fs::canonicalize(found).ok()? != program {
+                return None;
+            }
             let id = path.file_name()?.to_string_lossy().into_owned();
-            (entry.claims(mime_type) && runs_program).then_some(InstalledEntry { id, path })
+            Some(InstalledEntry { id, path })
         })
     })
 }
@@ -414,6 +421,26 @@ mod tests {
             Some("/opt/a b/link")
         );
         assert_eq!(DesktopEntry::parse("[Other]\nExec=x\n").program(), None);
+    }
+
+    #[test]
+    fn an_installed_app_removes_the_per_user_entry_of_an_earlier_run_and_only_that() {
+        let dir = tempfile::tempdir().unwrap();
+        let handler = SchemeHandler::new("a.b", "A", "a.b", Path::new("/usr/bin/a"));
+        let installed = InstalledEntry {
+            id: "a.desktop".to_owned(),
+            path: PathBuf::from("/usr/share/applications/a.desktop"),
+        };
+        let own = dir.path().join(handler.file_name());
+        let other = dir.path().join("other.desktop");
+        fs::write(&own, "[Desktop Entry]\nExec=/old/checkout/a %u\n").unwrap();
+        fs::write(&other, "[Desktop Entry]\nExec=other\n").unwrap();
+
+        handler.defer_to(&installed, dir.path()).unwrap();
+        assert!(!own.exists(), "the earlier run's entry is still there");
+        assert!(other.exists(), "another entry was removed");
+        // Nothing to remove is no error.
+        handler.defer_to(&installed, dir.path()).unwrap();
     }
 
     /// The shell registers the identifier as the scheme, and single-instance claims

@@ -16,7 +16,7 @@ use std::time::Duration;
 use desktop_testkit::{wait_for, Desktop, Driver, IDENTIFIER};
 
 use crate::session_e2e::{
-    app_secrets, assert_revoked, configure_for, sign_in_through_the_window, start_mock,
+    assert_signed_out_everywhere, configure_for, sign_in_through_the_window, start_mock,
     wait_for_outcome,
 };
 use crate::support::{
@@ -330,16 +330,7 @@ async fn sign_in_and_out_as_installed(mut desktop: Desktop, hand_off: HandOff, n
     driver
         .screenshot(&screenshot(&format!("{name}-signed-out")))
         .await;
-    assert_eq!(
-        app_secrets(&desktop),
-        "",
-        "the keychain still holds the app's entries"
-    );
-    assert!(
-        mock.sessions().is_empty(),
-        "the Okta session is still alive"
-    );
-    assert_revoked(&mock, &tokens);
+    assert_signed_out_everywhere(&mock, &desktop, &tokens);
     // Both callbacks came back through the package's entry: its link program handed them over.
     let handed_over = desktop
         .app_log()

@@ -418,7 +418,7 @@ async fn cancel_stops_waiting_for_a_browser_that_never_comes_back() {
 }
 
 /// Everything the Secret Service holds under the app's service name (`secret-tool search`).
-pub(crate) fn app_secrets(desktop: &Desktop) -> String {
+fn app_secrets(desktop: &Desktop) -> String {
     let output = desktop
         .command("secret-tool")
         .args(["search", "--all", "--unlock", "service", IDENTIFIER])
@@ -476,7 +476,22 @@ pub(crate) async fn sign_in_through_the_window(
     stored_tokens(desktop)
 }
 
-pub(crate) fn assert_revoked(mock: &MockOkta, tokens: &[String]) {
+/// After a full sign-out: the keychain holds none of the app's entries, mock-okta no browser
+/// session, and the session's `tokens` are revoked.
+pub(crate) fn assert_signed_out_everywhere(mock: &MockOkta, desktop: &Desktop, tokens: &[String]) {
+    assert_eq!(
+        app_secrets(desktop),
+        "",
+        "the Secret Service still holds the app's entries"
+    );
+    assert!(
+        mock.sessions().is_empty(),
+        "the Okta session is still alive"
+    );
+    assert_revoked(mock, tokens);
+}
+
+fn assert_revoked(mock: &MockOkta, tokens: &[String]) {
     // The ID token is not revocable; the access and refresh tokens are.
     for token in tokens {
         let issued = mock.token(token).unwrap();
@@ -510,16 +525,7 @@ async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
     // The browser really went to the org server's end-session endpoint and came back via
     // gio open.
     desktop.wait_for_browser_log("/oauth2/v1/logout", LIMIT);
-    assert_eq!(
-        app_secrets(&desktop),
-        "",
-        "the Secret Service still holds the app's entries"
-    );
-    assert!(
-        mock.sessions().is_empty(),
-        "the Okta session is still alive"
-    );
-    assert_revoked(&mock, &tokens);
+    assert_signed_out_everywhere(&mock, &desktop, &tokens);
     let logouts = mock.logout_events();
     assert!(
         logouts.iter().any(|event| event.had_session),

@@ -4,6 +4,7 @@
 
 mod acl;
 mod app_shell;
+mod console;
 mod features;
 mod install;
 mod session_e2e;

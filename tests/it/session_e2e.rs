@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use desktop_testkit::{terminate, wait_for, Desktop, Driver, IDENTIFIER};
 use mock_okta::MockOkta;
+use session_testkit::assert_revoked_refresh_then_access;
 use sha2::{Digest, Sha256};
 
 use crate::support::{app_desktop, screenshot, AppDesktop, HandOff, LINK_PROGRAM};
@@ -511,6 +512,7 @@ async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
     driver.wait_for_session("signed_out").await;
     record_window_messages(&driver).await;
     let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+    let signed_in_at = mock.journal_position();
 
     driver.click("#sign-out").await;
     let message = wait_for_outcome(&driver, "completed").await;
@@ -522,10 +524,14 @@ async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
     driver
         .screenshot(&screenshot("session-signed-out-completed"))
         .await;
-    // The browser really went to the org server's end-session endpoint and came back via
-    // gio open.
-    desktop.wait_for_browser_log("/oauth2/v1/logout", LIMIT);
     assert_signed_out_everywhere(&mock, &desktop, &tokens);
+    // What mock-okta's journal shows: the org server's revocations in the app's order, then
+    // the browser's end-session request, which Okta answered with the redirect to the app.
+    assert_revoked_refresh_then_access(&mock, signed_in_at, &tokens, "/oauth2");
+    let ended_in_browser = mock.requests(signed_in_at).into_iter().any(|entry| {
+        entry.path == "/oauth2/v1/logout" && entry.method == "POST" && entry.outcome == "redirected"
+    });
+    assert!(ended_in_browser, "no end-session request from the browser");
     let logouts = mock.logout_events();
     assert!(
         logouts.iter().any(|event| event.had_session),

@@ -1,4 +1,5 @@
-//! A WebDriver session on the app's window: tauri-driver → WebKitWebDriver → the app.
+//! A WebDriver session on the app's window (tauri-driver → WebKitWebDriver → the app), or on
+//! a page in WebKitGTK's MiniBrowser (WebKitWebDriver alone).
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -16,11 +17,14 @@ pub struct Driver {
     pub client: fantoccini::Client,
 }
 
+/// WebKitGTK's own browser, which WebKitWebDriver drives for pages that are not the app's.
+const MINI_BROWSER: &str = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+
 impl Driver {
     /// Starts tauri-driver in `desktop` and a session that starts the desktop's app.
     pub async fn start(desktop: &Desktop) -> Self {
         let [port, native_port] = free_ports();
-        let mut process = desktop
+        let process = desktop
             .command("tauri-driver")
             .args(["--port", &port.to_string()])
             .args(["--native-port", &native_port.to_string()])
@@ -31,22 +35,50 @@ impl Driver {
         // tauri-driver listens at once and starts WebKitWebDriver beside it; a request that
         // comes before WebKitWebDriver listens gets its connection closed without an answer
         // ("webdriver server did not respond"), so wait for both.
+        let capabilities = serde_json::json!({ "tauri:options": { "application": desktop.app() } });
+        Self::connect(desktop, process, &[port, native_port], capabilities).await
+    }
+
+    /// Starts WebKitWebDriver in `desktop` with a session in WebKitGTK's MiniBrowser (the
+    /// engine of the app's window, from the same Debian package), for a page such as
+    /// mock-okta's console.
+    pub async fn start_browser(desktop: &Desktop) -> Self {
+        let [port] = free_ports();
+        let process = desktop
+            .command("WebKitWebDriver")
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("WebKitWebDriver (scripts/setup installs webkit2gtk-driver)");
+        let capabilities = serde_json::json!({
+            "webkitgtk:browserOptions": { "binary": MINI_BROWSER, "args": ["--automation"] }
+        });
+        Self::connect(desktop, process, &[port], capabilities).await
+    }
+
+    /// Waits for the driver `process` to listen on `ports`, then opens a session with
+    /// `capabilities` on the first.
+    async fn connect(
+        desktop: &Desktop,
+        mut process: Child,
+        ports: &[u16],
+        capabilities: serde_json::Value,
+    ) -> Self {
         wait_for(
-            "tauri-driver and WebKitWebDriver to listen",
+            "the WebDriver server to listen",
             Duration::from_secs(20),
             || {
-                [port, native_port]
+                ports
                     .iter()
                     .all(|port| std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok())
                     .then_some(())
             },
         );
-        let address = format!("127.0.0.1:{port}");
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "tauri:options".into(),
-            serde_json::json!({ "application": desktop.app() }),
-        );
+        let address = format!("127.0.0.1:{}", ports[0]);
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("capabilities are a JSON object")
+        };
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         // WebKitWebDriver waits forever for an app that died while starting.
         let session = tokio::time::timeout(
@@ -91,6 +123,14 @@ impl Driver {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Types `value` into the first form field matching `css` once it is displayed, replacing
+    /// what it held.
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.displayed(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
     }
 
     async fn displayed(&self, css: &str) -> fantoccini::elements::Element {

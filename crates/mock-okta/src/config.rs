@@ -48,9 +48,16 @@ pub struct Config {
     pub lifetimes: Lifetimes,
     /// Username signed in without showing the form, for headless runs.
     pub auto_login: Option<String>,
-    /// PKCS#8 PEM of the RSA signing key; generated at start when absent.
+    /// PKCS#8 PEM of the RSA signing key; when absent, the first mock of the process generates
+    /// one before it listens, and the process's later mocks share it.
     pub signing_key_pem: Option<String>,
+    /// How many past records of each kind are kept: requests in the journal, revoke and logout
+    /// events, and tokens that can no longer be used (revoked or expired). The oldest go first.
+    pub history: usize,
 }
+
+/// The default [`Config::history`]: a long QA session's worth, a few MB at most.
+pub const DEFAULT_HISTORY: usize = 10_000;
 
 /// A registered OIDC application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +195,7 @@ impl Default for Config {
             lifetimes: Lifetimes::default(),
             auto_login: None,
             signing_key_pem: None,
+            history: DEFAULT_HISTORY,
         }
     }
 }
@@ -199,6 +207,14 @@ pub enum ConfigError {
     /// The configuration file could not be read.
     #[error("cannot read configuration file {path}: {source}")]
     Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The signing key file given on the command line could not be read.
+    #[error("cannot read signing key file {path}: {source}")]
+    ReadSigningKey {
         /// The file.
         path: PathBuf,
         /// The I/O error.

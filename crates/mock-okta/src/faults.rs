@@ -56,6 +56,22 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// The endpoint a request path addresses, on any authorization server.
+    pub(crate) fn of_path(path: &str) -> Option<Endpoint> {
+        if path == crate::pages::SIGN_IN_PATH {
+            return Some(Endpoint::Authorize);
+        }
+        if path.contains("/.well-known/") {
+            return Some(Endpoint::Discovery);
+        }
+        let (_, name) = path.rsplit_once("/v1/")?;
+        Endpoint::ALL
+            .into_iter()
+            .find(|endpoint| endpoint.name() == name)
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -87,6 +103,11 @@ pub struct EndpointFault {
     pub drop_connection: bool,
     /// Answer with this HTTP status instead of the real response (e.g. 503).
     pub status: Option<u16>,
+    /// When set, this endpoint's faults (these three and its switches in [`Faults`]:
+    /// `logout_error_page` and `logout_never_redirects` for logout, `malformed_discovery` for
+    /// discovery, `refresh_changes_subject` and `refresh_changes_issuer` for token) hit only
+    /// its next `count` requests, then turn themselves off. Unset: until changed.
+    pub count: Option<u64>,
 }
 
 impl EndpointFault {
@@ -214,6 +235,29 @@ impl Faults {
             Endpoint::Userinfo => &self.userinfo,
             Endpoint::Keys => &self.keys,
             Endpoint::Discovery => &self.discovery,
+        }
+    }
+
+    /// Turns off the faults of `endpoint`: its latency, drop and status, and the switches that
+    /// change only its answers. Okta behaviour switches (interstitial, expired hints, `iss`)
+    /// stay.
+    pub fn clear_endpoint(&mut self, endpoint: Endpoint) {
+        *self.endpoint_mut(endpoint) = EndpointFault::default();
+        match endpoint {
+            Endpoint::Logout => {
+                self.logout_error_page = false;
+                self.logout_never_redirects = false;
+            }
+            Endpoint::Discovery => self.malformed_discovery = false,
+            Endpoint::Token => {
+                self.refresh_changes_subject = false;
+                self.refresh_changes_issuer = false;
+            }
+            Endpoint::Authorize
+            | Endpoint::Revoke
+            | Endpoint::Introspect
+            | Endpoint::Userinfo
+            | Endpoint::Keys => {}
         }
     }
 

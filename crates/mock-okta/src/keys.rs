@@ -1,24 +1,21 @@
 //! The RSA signing keys, their JWKS and the JWTs signed with them, and key rotation.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
     RSAKeyParameters, RSAKeyType, ThumbprintHash,
 };
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rsa::pkcs1::EncodeRsaPrivateKey as _;
-use rsa::pkcs8::DecodePrivateKey as _;
-use rsa::traits::PublicKeyParts as _;
-use rsa::RsaPrivateKey;
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::PrivatePkcs8KeyDer;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::sync::OnceCell;
-
-/// Okta signs with 2048-bit RSA keys.
-const RSA_BITS: usize = 2048;
 
 /// Why a signing key could not be made or used.
 #[derive(Debug, thiserror::Error)]
@@ -28,25 +25,43 @@ pub enum KeyError {
     #[error("signing_key_pem is not a PKCS#8 RSA private key: {0}")]
     InvalidPem(String),
     /// RSA key generation failed.
-    #[error("cannot generate the RSA signing key: {0}")]
-    Generate(String),
+    #[error("cannot generate the RSA signing key")]
+    Generate,
 }
 
-/// The key that signs ID and access tokens.
-pub(crate) struct SigningKey {
+/// An RSA key that signs ID and access tokens with RS256, as Okta's 2048-bit keys do.
+///
+/// Public so that benchmarks can time one signature exactly as the mock makes it.
+pub struct SigningKey {
     kid: String,
-    encoding: EncodingKey,
+    /// Parsed once: aws-lc then signs at about OpenSSL's speed.
+    private: KeyPair,
     decoding: DecodingKey,
     jwk: Jwk,
 }
 
 impl SigningKey {
-    fn from_private_key(private: &RsaPrivateKey) -> Result<SigningKey, KeyError> {
-        let der = private
-            .to_pkcs1_der()
-            .map_err(|error| KeyError::Generate(error.to_string()))?;
-        let public = private.to_public_key();
-        let (modulus, exponent) = (public.n().to_bytes_be(), public.e().to_bytes_be());
+    /// A fresh 2048-bit key (aws-lc's generator; a CPU for tens to hundreds of milliseconds).
+    pub fn generate() -> Result<SigningKey, KeyError> {
+        let private = KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
+        Ok(SigningKey::from_key_pair(private))
+    }
+
+    /// The key in a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
+    pub fn from_pkcs8_pem(pem: &str) -> Result<SigningKey, KeyError> {
+        let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())
+            .map_err(|error| KeyError::InvalidPem(error.to_string()))?;
+        let private = KeyPair::from_pkcs8(der.secret_pkcs8_der())
+            .map_err(|error| KeyError::InvalidPem(error.to_string()))?;
+        Ok(SigningKey::from_key_pair(private))
+    }
+
+    fn from_key_pair(private: KeyPair) -> SigningKey {
+        let public = private.public_key();
+        let (modulus, exponent) = (
+            public.modulus().big_endian_without_leading_zero(),
+            public.exponent().big_endian_without_leading_zero(),
+        );
         let mut jwk = Jwk {
             common: CommonParameters {
                 public_key_use: Some(PublicKeyUse::Signature),
@@ -55,27 +70,45 @@ impl SigningKey {
             },
             algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
                 key_type: RSAKeyType::RSA,
-                n: URL_SAFE_NO_PAD.encode(&modulus),
-                e: URL_SAFE_NO_PAD.encode(&exponent),
+                n: URL_SAFE_NO_PAD.encode(modulus),
+                e: URL_SAFE_NO_PAD.encode(exponent),
             }),
         };
         // Like Okta, the kid is stable for a key: its RFC 7638 thumbprint.
         let kid = jwk.thumbprint(ThumbprintHash::SHA256);
         jwk.common.key_id = Some(kid.clone());
-        Ok(SigningKey {
+        let decoding = DecodingKey::from_rsa_raw_components(modulus, exponent);
+        SigningKey {
             kid,
-            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
-            decoding: DecodingKey::from_rsa_raw_components(&modulus, &exponent),
+            private,
+            decoding,
             jwk,
-        })
+        }
     }
 
-    /// Signs `claims` as an RS256 JWT carrying this key's `kid`.
-    pub(crate) fn sign<T: Serialize>(&self, claims: &T) -> String {
+    /// Signs `claims` as an RS256 JWT carrying this key's `kid`: the JWS compact serialization
+    /// (RFC 7515 §7.1) over aws-lc's RSASSA-PKCS1-v1_5 SHA-256 signature.
+    pub fn sign<T: Serialize>(&self, claims: &T) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .expect("RS256 signing with a valid RSA key and serializable claims cannot fail")
+        let encode = |part: Vec<u8>| URL_SAFE_NO_PAD.encode(part);
+        let mut jwt = format!(
+            "{}.{}",
+            encode(serde_json::to_vec(&header).expect("a JWS header serializes")),
+            encode(serde_json::to_vec(claims).expect("token claims serialize")),
+        );
+        let mut signature = vec![0; self.private.public_modulus_len()];
+        self.private
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                jwt.as_bytes(),
+                &mut signature,
+            )
+            .expect("RS256 signing with a valid 2048-bit key cannot fail");
+        jwt.push('.');
+        jwt.push_str(&encode(signature));
+        jwt
     }
 }
 
@@ -157,43 +190,40 @@ pub(crate) fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// The signing keys: the first is generated on a background task so that discovery answers at
-/// once; only the endpoints that sign or verify wait for it. Rotation publishes a new key.
+/// The signing keys; rotation publishes a new one.
 #[derive(Clone)]
 pub(crate) struct KeyStore {
-    keys: Arc<OnceCell<RwLock<PublishedKeys>>>,
+    keys: Arc<RwLock<PublishedKeys>>,
 }
 
 impl KeyStore {
-    /// Uses the configured PEM, or starts generating a fresh key in the background.
-    pub(crate) fn start(configured_pem: Option<&str>) -> Result<KeyStore, KeyError> {
-        let store = KeyStore {
-            keys: Arc::new(OnceCell::new()),
+    /// Signs with the configured PEM's key, or else with this process's throw-away key:
+    /// generated once, before the first mock of the process listens, so that no token ever
+    /// waits for it, and shared by every mock the process starts without a key (tests start
+    /// many). Blocks for the generation: call it off the async threads.
+    pub(crate) fn new(configured_pem: Option<&str>) -> Result<KeyStore, KeyError> {
+        static THROW_AWAY: OnceLock<Arc<SigningKey>> = OnceLock::new();
+        let key = match configured_pem {
+            Some(pem) => Arc::new(SigningKey::from_pkcs8_pem(pem)?),
+            None => match THROW_AWAY.get() {
+                Some(key) => key.clone(),
+                None => {
+                    let key = Arc::new(SigningKey::generate()?);
+                    // Another mock may have raced this one; either key is as good.
+                    THROW_AWAY.get_or_init(|| key).clone()
+                }
+            },
         };
-        match configured_pem {
-            Some(pem) => {
-                let private = RsaPrivateKey::from_pkcs8_pem(pem)
-                    .map_err(|error| KeyError::InvalidPem(error.to_string()))?;
-                let key = SigningKey::from_private_key(&private)?;
-                store
-                    .keys
-                    .set(RwLock::new(PublishedKeys {
-                        newest_first: vec![Arc::new(key)],
-                    }))
-                    .unwrap_or_else(|_| unreachable!("a fresh cell is empty"));
-            }
-            None => {
-                let background = store.clone();
-                tokio::spawn(async move { background.published().await });
-            }
-        }
-        Ok(store)
+        Ok(KeyStore {
+            keys: Arc::new(RwLock::new(PublishedKeys {
+                newest_first: vec![key],
+            })),
+        })
     }
 
-    /// The published keys as of now, waiting for the first key's generation if needed.
-    pub(crate) async fn published(&self) -> PublishedKeys {
-        self.cell()
-            .await
+    /// The published keys as of now.
+    pub(crate) fn published(&self) -> PublishedKeys {
+        self.keys
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
@@ -202,42 +232,22 @@ impl KeyStore {
     /// Generates a new key that signs from now on, published before the old ones, which stay
     /// published when `keep_old` and are dropped otherwise. Returns the keys after rotation.
     pub(crate) async fn rotate(&self, keep_old: bool) -> PublishedKeys {
-        let cell = self.cell().await;
-        let key = Arc::new(generate_off_the_async_threads().await);
-        let mut keys = cell
+        // Generation takes a CPU for a good fraction of a second: keep it off the threads that
+        // serve requests meanwhile.
+        let key = tokio::task::spawn_blocking(SigningKey::generate)
+            .await
+            .expect("RSA key generation does not panic")
+            .expect("aws-lc generates a key while the OS random source works");
+        let mut keys = self
+            .keys
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !keep_old {
             keys.newest_first.clear();
         }
-        keys.newest_first.insert(0, key);
+        keys.newest_first.insert(0, Arc::new(key));
         keys.clone()
     }
-
-    async fn cell(&self) -> &RwLock<PublishedKeys> {
-        self.keys
-            .get_or_init(|| async {
-                RwLock::new(PublishedKeys {
-                    newest_first: vec![Arc::new(generate_off_the_async_threads().await)],
-                })
-            })
-            .await
-    }
-}
-
-/// RSA key generation takes a CPU for a good fraction of a second: a blocking task keeps it
-/// from stalling the requests served meanwhile.
-async fn generate_off_the_async_threads() -> SigningKey {
-    tokio::task::spawn_blocking(generate_key)
-        .await
-        .expect("RSA key generation does not panic")
-        .expect("the OS random source works")
-}
-
-fn generate_key() -> Result<SigningKey, KeyError> {
-    let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
-        .map_err(|error| KeyError::Generate(error.to_string()))?;
-    SigningKey::from_private_key(&private)
 }
 
 #[cfg(test)]

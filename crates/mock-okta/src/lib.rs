@@ -16,6 +16,7 @@
 pub mod browser;
 mod config;
 mod faults;
+mod journal;
 mod keys;
 mod pages;
 mod server;
@@ -28,17 +29,19 @@ use url::Url;
 
 pub use config::{
     ClientConfig, Config, ConfigError, Lifetimes, UserConfig, DEFAULT_AUTHORIZATION_SERVER,
-    DEMO_CLIENT_ID, DEMO_PASSWORD, DEMO_POST_LOGOUT_REDIRECT_URI, DEMO_REDIRECT_URI,
-    DEMO_SECOND_USERNAME, DEMO_USERNAME,
+    DEFAULT_HISTORY, DEMO_CLIENT_ID, DEMO_PASSWORD, DEMO_POST_LOGOUT_REDIRECT_URI,
+    DEMO_REDIRECT_URI, DEMO_SECOND_USERNAME, DEMO_USERNAME,
 };
 pub use faults::{
     AuthorizationResponseIss, Endpoint, EndpointFault, ExpiredHintPolicy, Faults, UnknownEndpoint,
 };
-pub use keys::KeyError;
+pub use journal::{JournalEntry, Param, SecretKind};
+pub use keys::{KeyError, SigningKey};
 pub use server::{ADMIN_PREFIX, UNREGISTERED_POST_LOGOUT_REDIRECT_URI};
 pub use store::{
-    token_fingerprint, Authentication, ClearedSessions, LogoutEvent, LogoutOutcome,
-    RevocationEvent, RevocationResult, SessionInfo, TokenInfo, TokenKind, TokenState,
+    short_fingerprint, token_fingerprint, Authentication, ClearedSessions, LogoutEvent,
+    LogoutOutcome, RevocationEvent, RevocationResult, SessionInfo, TokenInfo, TokenKind,
+    TokenState,
 };
 
 use server::{AppState, AuthServer, Listeners, SharedState, TlsAcceptor, Urls};
@@ -58,12 +61,20 @@ pub struct MockOkta {
 impl MockOkta {
     /// Validates `config`, generates the TLS identity, binds `config.port` (HTTPS) and
     /// `config.browser_port` (HTTP) on 127.0.0.1 (0 = any free port) and starts serving.
-    /// The RSA signing key is generated in the background; only token, keys and logout wait.
+    /// Without [`Config::signing_key_pem`], the first mock of a process generates an RSA key
+    /// before it listens, and later ones reuse it.
     pub async fn start(config: Config) -> std::io::Result<MockOkta> {
         config.validate().map_err(invalid_input)?;
-        let tls = tls::generate()?;
+        // The signing key is ready before the ports open (see `KeyStore::new`); the TLS
+        // identity is made meanwhile.
+        let configured_key = config.signing_key_pem.clone();
         let keys =
-            keys::KeyStore::start(config.signing_key_pem.as_deref()).map_err(invalid_input)?;
+            tokio::task::spawn_blocking(move || keys::KeyStore::new(configured_key.as_deref()));
+        let tls = tls::generate()?;
+        let keys = keys
+            .await
+            .expect("making the signing key does not panic")
+            .map_err(invalid_input)?;
         let https = server::bind(config.port).await?;
         let http = server::bind(config.browser_port).await?;
         let port = https.local_addr()?.port();
@@ -212,6 +223,18 @@ impl MockOkta {
     /// Every logout request, in arrival order.
     pub fn logout_events(&self) -> Vec<LogoutEvent> {
         self.state.store().logout_events()
+    }
+
+    /// The request journal after position `since` (0: all it keeps), oldest first: every
+    /// request to the protocol endpoints and the sign-in page, secrets fingerprinted.
+    pub fn requests(&self, since: u64) -> Vec<JournalEntry> {
+        self.state.journal().since(since)
+    }
+
+    /// The journal's position now: pass it to [`MockOkta::requests`] later to see what came
+    /// after.
+    pub fn journal_position(&self) -> u64 {
+        self.state.journal().position()
     }
 
     /// The fault switches in force.

@@ -39,6 +39,9 @@ struct Cli {
     /// Close an endpoint's connections without answering (repeatable).
     #[arg(long, value_name = "ENDPOINT")]
     drop_connection: Vec<Endpoint>,
+    /// An endpoint's faults hit only its next N requests, e.g. `revoke=1` (repeatable).
+    #[arg(long, value_name = "ENDPOINT=N", value_parser = endpoint_setting::<u64>)]
+    fault_count: Vec<(Endpoint, u64)>,
     /// Logout always shows the 400 error page.
     #[arg(long)]
     logout_error_page: bool,
@@ -82,6 +85,13 @@ struct Cli {
     /// Seconds a rotated refresh token is still accepted, 0 to 60 (default 30).
     #[arg(long, value_name = "SECS")]
     refresh_token_grace: Option<u64>,
+    /// PKCS#8 PEM file of the RSA signing key (default: one generated at start, before
+    /// listening; a given key makes the start instant).
+    #[arg(long, value_name = "PATH")]
+    signing_key: Option<PathBuf>,
+    /// How many journal entries, events and inactive tokens are kept (default 10000).
+    #[arg(long, value_name = "N")]
+    history: Option<usize>,
 }
 
 fn endpoint_setting<T: std::str::FromStr>(text: &str) -> Result<(Endpoint, T), String>
@@ -108,6 +118,15 @@ impl Cli {
         config.browser_port = self.browser_port.unwrap_or(config.browser_port);
         config.plain_http_issuer |= self.plain_http_issuer;
         config.auto_login = self.auto_login.or(config.auto_login);
+        config.history = self.history.unwrap_or(config.history);
+        if let Some(path) = &self.signing_key {
+            config.signing_key_pem = Some(std::fs::read_to_string(path).map_err(|source| {
+                mock_okta::ConfigError::ReadSigningKey {
+                    path: path.clone(),
+                    source,
+                }
+            })?);
+        }
         let faults = &mut config.faults;
         for (endpoint, latency_ms) in self.latency {
             faults.endpoint_mut(endpoint).latency_ms = latency_ms;
@@ -117,6 +136,9 @@ impl Cli {
         }
         for endpoint in self.drop_connection {
             faults.endpoint_mut(endpoint).drop_connection = true;
+        }
+        for (endpoint, count) in self.fault_count {
+            faults.endpoint_mut(endpoint).count = Some(count);
         }
         faults.logout_error_page |= self.logout_error_page;
         faults.logout_never_redirects |= self.logout_never_redirects;

@@ -1,6 +1,7 @@
 //! The HTML pages a person (or the scripted browser) sees. No inline script anywhere, so a
 //! scripted agent sees exactly what a person's browser does.
 
+use crate::journal::Outcome;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
@@ -66,7 +67,7 @@ pub(crate) fn error(status: StatusCode, code: &str, description: &str) -> Respon
         text(code),
         text(description)
     );
-    page(status, "Error", &body, "")
+    Outcome(code.to_owned()).attach(page(status, "Error", &body, ""))
 }
 
 /// An interstitial that navigates to `target` by meta refresh, with a visible link as well.

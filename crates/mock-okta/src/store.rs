@@ -1,7 +1,14 @@
 //! The mock's memory: browser sessions, pending sign-ins, authorization codes, tokens, and the
 //! events QA inspects. Token and cookie values are never kept, only their fingerprints.
+//!
+//! Every lookup a request makes goes through a hash index, and memory stays bounded however
+//! long QA runs: codes, pending sign-ins and tokens leave at expiry (an ordered set holds
+//! their expiries), tokens that can no longer be used (revoked or expired) and ID tokens (which
+//! are only listed) are kept only for the newest [`Config::history`](crate::Config::history) of
+//! them, and events are ring buffers of that size. Browser sessions live until they are ended, as Okta's do without a session
+//! lifetime policy.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,6 +23,12 @@ use crate::server::AuthServer;
 /// The fingerprint under which the mock records a token: `sha256:<hex of SHA-256(value)>`.
 pub fn token_fingerprint(token: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(token.as_bytes())))
+}
+
+/// A fingerprint short enough to read, long enough not to collide in a test run: the first
+/// 12 hex digits of [`token_fingerprint`] (`sha256:` + 12 hex).
+pub fn short_fingerprint(secret: &str) -> String {
+    token_fingerprint(secret)[..19].to_owned()
 }
 
 /// A fresh unguessable value (codes, refresh tokens, cookies): 32 random bytes, base64url.
@@ -54,6 +67,8 @@ pub struct SessionInfo {
     pub created: OffsetDateTime,
     /// How the person signed in.
     pub authenticated_by: Authentication,
+    /// The client whose sign-in started it; none for a sign-in at the bare sign-in page.
+    pub client_id: Option<String>,
 }
 
 /// What clearing a person's sessions ended.
@@ -193,6 +208,7 @@ pub(crate) struct Session {
     pub(crate) username: String,
     pub(crate) created: OffsetDateTime,
     pub(crate) authenticated_by: Authentication,
+    pub(crate) client_id: Option<String>,
 }
 
 /// A validated authorization request, waiting for a session (sign-in) or turned into a code.
@@ -237,6 +253,8 @@ pub(crate) struct TokenRecord {
     pub(crate) grant_id: String,
     /// For a refresh token replaced by rotation: until when it is still accepted.
     pub(crate) rotated_grace_until: Option<OffsetDateTime>,
+    /// Filed in the history (revoked, expired, or an ID token); the store sets it.
+    pub(crate) retired: bool,
 }
 
 impl TokenRecord {
@@ -281,19 +299,77 @@ impl TokenRecord {
     }
 }
 
+/// A ring buffer: the newest `capacity` items, oldest first.
+#[derive(Debug, Clone)]
+pub(crate) struct Ring<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+}
+
+impl<T: Clone> Ring<T> {
+    pub(crate) fn new(capacity: usize) -> Ring<T> {
+        Ring {
+            items: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    /// Adds `item`, returning the oldest one when it had to make room.
+    pub(crate) fn push(&mut self, item: T) -> Option<T> {
+        let evicted = (self.items.len() >= self.capacity)
+            .then(|| self.items.pop_front())
+            .flatten();
+        if self.capacity > 0 {
+            self.items.push_back(item);
+        }
+        evicted
+    }
+
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &T> {
+        self.items.iter()
+    }
+
+    pub(crate) fn to_vec(&self) -> Vec<T> {
+        self.items.iter().cloned().collect()
+    }
+}
+
+/// What leaves the store at a given time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Expiring {
+    /// A token (by issue number): it becomes inactive.
+    Token(u64),
+    /// An authorization code (by fingerprint): it is forgotten.
+    Code(String),
+    /// A pending sign-in (by id): it is forgotten.
+    PendingSignIn(String),
+}
+
+/// How long a sign-in page can wait for its form: an hour, then it says "expired".
+const PENDING_SIGN_IN_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// Everything the mock remembers, behind one lock.
-#[derive(Default)]
 pub(crate) struct Store {
     /// Keyed by the fingerprint of the session cookie.
     sessions: HashMap<String, Session>,
-    /// Keyed by the id in the sign-in form's hidden field.
-    pending_sign_ins: HashMap<String, AuthorizationRequest>,
+    /// Keyed by the id in the sign-in form's hidden field, with their expiry.
+    pending_sign_ins: HashMap<String, (AuthorizationRequest, OffsetDateTime)>,
     /// Keyed by the fingerprint of the code.
     codes: HashMap<String, AuthorizationCode>,
-    /// In issue order.
-    tokens: Vec<TokenRecord>,
-    revocations: Vec<RevocationEvent>,
-    logout_events: Vec<LogoutEvent>,
+    /// Keyed by issue number, so that listing is in issue order.
+    tokens: BTreeMap<u64, TokenRecord>,
+    next_token_number: u64,
+    /// Token fingerprint → issue number.
+    by_fingerprint: HashMap<String, u64>,
+    /// Grant id → issue numbers of its tokens: what a grant's revocation walks.
+    grants: HashMap<String, Vec<u64>>,
+    /// Soonest first; what is forgotten early leaves it too.
+    expiries: BTreeSet<(OffsetDateTime, Expiring)>,
+    /// Tokens that can no longer be used and ID tokens, in the order they became so; the oldest
+    /// leave.
+    inactive: Ring<u64>,
+    revocations: Ring<RevocationEvent>,
+    logout_events: Ring<LogoutEvent>,
 }
 
 /// Why a code could not be redeemed; Okta answers `invalid_grant` either way.
@@ -306,10 +382,28 @@ pub(crate) enum CodeRejection {
 }
 
 impl Store {
+    /// An empty store keeping `history` inactive tokens and events of each kind.
+    pub(crate) fn new(history: usize) -> Store {
+        Store {
+            sessions: HashMap::new(),
+            pending_sign_ins: HashMap::new(),
+            codes: HashMap::new(),
+            tokens: BTreeMap::new(),
+            next_token_number: 0,
+            by_fingerprint: HashMap::new(),
+            grants: HashMap::new(),
+            expiries: BTreeSet::new(),
+            inactive: Ring::new(history),
+            revocations: Ring::new(history),
+            logout_events: Ring::new(history),
+        }
+    }
+
     pub(crate) fn create_session(
         &mut self,
         username: &str,
         authenticated_by: Authentication,
+        client_id: Option<&str>,
     ) -> (String, Session) {
         let cookie = random_secret();
         let session = Session {
@@ -317,6 +411,7 @@ impl Store {
             username: username.to_owned(),
             created: OffsetDateTime::now_utc(),
             authenticated_by,
+            client_id: client_id.map(str::to_owned),
         };
         self.sessions
             .insert(token_fingerprint(&cookie), session.clone());
@@ -340,6 +435,7 @@ impl Store {
                 user: session.username.clone(),
                 created: session.created,
                 authenticated_by: session.authenticated_by,
+                client_id: session.client_id.clone(),
             })
             .collect();
         sessions.sort_by_key(|session| session.created);
@@ -347,17 +443,28 @@ impl Store {
     }
 
     pub(crate) fn park_sign_in(&mut self, request: AuthorizationRequest) -> String {
+        let now = self.sweep();
         let id = random_id("");
-        self.pending_sign_ins.insert(id.clone(), request);
+        let expires_at = now + PENDING_SIGN_IN_LIFETIME;
+        self.pending_sign_ins
+            .insert(id.clone(), (request, expires_at));
+        self.expiries
+            .insert((expires_at, Expiring::PendingSignIn(id.clone())));
         id
     }
 
-    pub(crate) fn pending_sign_in(&self, id: &str) -> Option<AuthorizationRequest> {
-        self.pending_sign_ins.get(id).cloned()
+    pub(crate) fn pending_sign_in(&mut self, id: &str) -> Option<AuthorizationRequest> {
+        self.sweep();
+        self.pending_sign_ins
+            .get(id)
+            .map(|(request, _)| request.clone())
     }
 
     pub(crate) fn finish_sign_in(&mut self, id: &str) {
-        self.pending_sign_ins.remove(id);
+        if let Some((_, expires_at)) = self.pending_sign_ins.remove(id) {
+            self.expiries
+                .remove(&(expires_at, Expiring::PendingSignIn(id.to_owned())));
+        }
     }
 
     pub(crate) fn issue_code(
@@ -366,10 +473,14 @@ impl Store {
         session: Session,
         lifetime: Duration,
     ) -> String {
+        let now = self.sweep();
         let code = random_secret();
-        let expires_at = OffsetDateTime::now_utc() + lifetime;
+        let fingerprint = token_fingerprint(&code);
+        let expires_at = now + lifetime;
+        self.expiries
+            .insert((expires_at, Expiring::Code(fingerprint.clone())));
         self.codes.insert(
-            token_fingerprint(&code),
+            fingerprint,
             AuthorizationCode {
                 request,
                 session,
@@ -381,58 +492,90 @@ impl Store {
 
     /// Codes are one-time: a redeemed code is gone, whatever the outcome of the exchange.
     pub(crate) fn redeem_code(&mut self, code: &str) -> Result<AuthorizationCode, CodeRejection> {
+        let fingerprint = token_fingerprint(code);
         let issued = self
             .codes
-            .remove(&token_fingerprint(code))
+            .remove(&fingerprint)
             .ok_or(CodeRejection::UnknownOrUsed)?;
+        self.expiries
+            .remove(&(issued.expires_at, Expiring::Code(fingerprint)));
         if OffsetDateTime::now_utc() >= issued.expires_at {
             return Err(CodeRejection::Expired);
         }
         Ok(issued)
     }
 
-    pub(crate) fn record_token(&mut self, record: TokenRecord) {
-        self.tokens.push(record);
+    pub(crate) fn record_token(&mut self, mut record: TokenRecord) {
+        self.sweep();
+        record.retired = false;
+        let number = self.next_token_number;
+        self.next_token_number += 1;
+        self.expiries
+            .insert((record.expires_at, Expiring::Token(number)));
+        self.by_fingerprint
+            .insert(record.fingerprint.clone(), number);
+        self.grants
+            .entry(record.grant_id.clone())
+            .or_default()
+            .push(number);
+        let is_id_token = record.kind == TokenKind::Id;
+        self.tokens.insert(number, record);
+        // Nothing at the mock uses an ID token (logout verifies its signature instead): it is
+        // only listed, so it counts against the history from the start.
+        if is_id_token {
+            self.retire(number);
+        }
     }
 
     pub(crate) fn token(&self, value: &str) -> Option<&TokenRecord> {
-        let fingerprint = token_fingerprint(value);
-        self.tokens
-            .iter()
-            .find(|record| record.fingerprint == fingerprint)
+        self.token_by_fingerprint(&token_fingerprint(value))
+    }
+
+    pub(crate) fn token_by_fingerprint(&self, fingerprint: &str) -> Option<&TokenRecord> {
+        self.by_fingerprint
+            .get(fingerprint)
+            .and_then(|number| self.tokens.get(number))
     }
 
     /// Revokes `fingerprint`. A refresh token takes along the access tokens issued with it and
     /// ends the grace period of the rotated refresh tokens of its grant, which would otherwise
     /// bring the revoked grant back.
     pub(crate) fn revoke(&mut self, fingerprint: &str) {
-        let now = OffsetDateTime::now_utc();
-        let refresh_grant = self
-            .tokens
-            .iter()
-            .find(|record| record.fingerprint == fingerprint && record.kind == TokenKind::Refresh)
-            .map(|record| record.grant_id.clone());
-        for record in &mut self.tokens {
-            let rotated_in_revoked_grant = refresh_grant.as_deref() == Some(&record.grant_id)
-                && record.state(now) == TokenState::Rotated;
-            if record.fingerprint == fingerprint
-                || record.refresh_fingerprint.as_deref() == Some(fingerprint)
-                || rotated_in_revoked_grant
-            {
-                record.revoked = true;
-            }
+        let now = self.sweep();
+        let Some(&number) = self.by_fingerprint.get(fingerprint) else {
+            return;
+        };
+        let record = &self.tokens[&number];
+        let refresh_grant = (record.kind == TokenKind::Refresh).then(|| record.grant_id.clone());
+        let mut revoked = vec![number];
+        if let Some(grant) = &refresh_grant {
+            revoked.extend(
+                self.grant_tokens(grant)
+                    .filter(|(_, record)| {
+                        record.refresh_fingerprint.as_deref() == Some(fingerprint)
+                            || record.state(now) == TokenState::Rotated
+                    })
+                    .map(|(number, _)| number),
+            );
+        }
+        for number in revoked {
+            self.deactivate(number);
         }
     }
 
     /// Rotation: the active refresh tokens of `grant_id` are replaced, but stay accepted until
     /// `grace_until`; the access tokens issued with them live on.
     pub(crate) fn rotate_refresh_tokens(&mut self, grant_id: &str, grace_until: OffsetDateTime) {
-        let now = OffsetDateTime::now_utc();
-        for record in &mut self.tokens {
-            if record.kind == TokenKind::Refresh
-                && record.grant_id == grant_id
-                && record.state(now) == TokenState::Active
-            {
+        let now = self.sweep();
+        let rotated: Vec<u64> = self
+            .grant_tokens(grant_id)
+            .filter(|(_, record)| {
+                record.kind == TokenKind::Refresh && record.state(now) == TokenState::Active
+            })
+            .map(|(number, _)| number)
+            .collect();
+        for number in rotated {
+            if let Some(record) = self.tokens.get_mut(&number) {
                 record.rotated_grace_until = Some(grace_until);
             }
         }
@@ -440,35 +583,47 @@ impl Store {
 
     /// Reuse detection: revokes every access and refresh token of `grant_id`.
     pub(crate) fn revoke_grant(&mut self, grant_id: &str) {
-        for record in &mut self.tokens {
-            if record.kind != TokenKind::Id && record.grant_id == grant_id {
-                record.revoked = true;
-            }
+        self.sweep();
+        let revoked: Vec<u64> = self
+            .grant_tokens(grant_id)
+            .filter(|(_, record)| record.kind != TokenKind::Id)
+            .map(|(number, _)| number)
+            .collect();
+        for number in revoked {
+            self.deactivate(number);
         }
     }
 
     /// Okta's "Clear user sessions" with `oauthTokens=true`: ends every browser session of
-    /// `username` and revokes every access and refresh token issued for them.
+    /// `username` and revokes every access and refresh token issued for them. An admin call:
+    /// it walks everything.
     pub(crate) fn clear_user_sessions(&mut self, username: &str) -> ClearedSessions {
+        let now = self.sweep();
         let before = self.sessions.len();
         self.sessions
             .retain(|_, session| session.username != username);
         let sessions = before - self.sessions.len();
-        let now = OffsetDateTime::now_utc();
-        let mut tokens = 0;
-        for record in &mut self.tokens {
-            if record.kind != TokenKind::Id && record.username == username && record.is_usable(now)
-            {
-                record.revoked = true;
-                tokens += 1;
-            }
+        let revoked: Vec<u64> = self
+            .tokens
+            .iter()
+            .filter(|(_, record)| {
+                record.kind != TokenKind::Id && record.username == username && record.is_usable(now)
+            })
+            .map(|(&number, _)| number)
+            .collect();
+        let tokens = revoked.len();
+        for number in revoked {
+            self.deactivate(number);
         }
         ClearedSessions { sessions, tokens }
     }
 
     pub(crate) fn tokens(&self) -> Vec<TokenInfo> {
         let now = OffsetDateTime::now_utc();
-        self.tokens.iter().map(|record| record.info(now)).collect()
+        self.tokens
+            .values()
+            .map(|record| record.info(now))
+            .collect()
     }
 
     pub(crate) fn record_revocation(&mut self, event: RevocationEvent) {
@@ -476,7 +631,7 @@ impl Store {
     }
 
     pub(crate) fn revocations(&self) -> Vec<RevocationEvent> {
-        self.revocations.clone()
+        self.revocations.to_vec()
     }
 
     pub(crate) fn record_logout(&mut self, event: LogoutEvent) {
@@ -484,7 +639,78 @@ impl Store {
     }
 
     pub(crate) fn logout_events(&self) -> Vec<LogoutEvent> {
-        self.logout_events.clone()
+        self.logout_events.to_vec()
+    }
+
+    /// The tokens of `grant_id`, by issue number.
+    fn grant_tokens<'a>(
+        &'a self,
+        grant_id: &str,
+    ) -> impl Iterator<Item = (u64, &'a TokenRecord)> + 'a {
+        self.grants
+            .get(grant_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|number| Some((*number, self.tokens.get(number)?)))
+    }
+
+    /// Marks token `number` revoked and files it among the inactive ones.
+    fn deactivate(&mut self, number: u64) {
+        if let Some(record) = self.tokens.get_mut(&number) {
+            record.revoked = true;
+            self.retire(number);
+        }
+    }
+
+    /// Files an unusable token among the inactive ones (once), forgetting the oldest of those
+    /// when there are more than the history keeps.
+    fn retire(&mut self, number: u64) {
+        let Some(record) = self.tokens.get_mut(&number) else {
+            return;
+        };
+        if record.retired {
+            return;
+        }
+        record.retired = true;
+        if let Some(forgotten) = self.inactive.push(number) {
+            self.forget_token(forgotten);
+        }
+    }
+
+    fn forget_token(&mut self, number: u64) {
+        let Some(record) = self.tokens.remove(&number) else {
+            return;
+        };
+        self.by_fingerprint.remove(&record.fingerprint);
+        self.expiries
+            .remove(&(record.expires_at, Expiring::Token(number)));
+        if let Some(numbers) = self.grants.get_mut(&record.grant_id) {
+            numbers.retain(|&other| other != number);
+            if numbers.is_empty() {
+                self.grants.remove(&record.grant_id);
+            }
+        }
+    }
+
+    /// Lets go of what has expired by now: codes and pending sign-ins are forgotten, expired
+    /// tokens join the inactive ones (a revoked token is already there). Returns now.
+    fn sweep(&mut self) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc();
+        while self.expiries.first().is_some_and(|(at, _)| *at <= now) {
+            let Some((_, expiring)) = self.expiries.pop_first() else {
+                break;
+            };
+            match expiring {
+                Expiring::Code(fingerprint) => {
+                    self.codes.remove(&fingerprint);
+                }
+                Expiring::PendingSignIn(id) => {
+                    self.pending_sign_ins.remove(&id);
+                }
+                Expiring::Token(number) => self.retire(number),
+            }
+        }
+        now
     }
 }
 

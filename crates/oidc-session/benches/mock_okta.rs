@@ -1,6 +1,8 @@
 //! mock-okta's speed, as the app's core sees it:
 //! - start: spawning the release binary until a client that trusts its CA certificate gets the
-//!   first discovery answer over HTTPS (polled every millisecond);
+//!   first discovery answer over HTTPS (polled every millisecond), and the first JWKS answer
+//!   (the first token can be signed then): with a signing key given (`--signing-key`), and with
+//!   the key the binary generates before it listens;
 //! - flows: full sign-in + full sign-out flows per second (the real session core, mock-okta's
 //!   scripted browser, revocation, Okta's end-session request and its confirmation), with
 //!   `BENCH_CLIENTS` (default 8) concurrent clients against one in-process mock-okta. Their
@@ -10,6 +12,7 @@
 //! without it the start figure is skipped. `BENCH_RUNS` sets the starts (default 15),
 //! `BENCH_ROUNDS` the rounds of flows (default 5, 3 s each).
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -42,15 +45,26 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Milliseconds from spawning `binary` until its first discovery answer.
-async fn start_to_discovery(binary: &str) -> f64 {
+/// A fixed signing key for the starts with a given key (mock-okta's test fixture).
+const SIGNING_KEY_PEM: &str = include_str!("../../mock-okta/tests/fixtures/signing-key.pem");
+
+/// What a start is timed to: the first discovery document, or the first JWKS.
+const DISCOVERY: &str = "oauth2/default/.well-known/openid-configuration";
+const KEYS: &str = "oauth2/default/v1/keys";
+
+/// Milliseconds from spawning `binary` (given `signing_key`, a PEM file, or generating one)
+/// until its first answer at `path`.
+async fn start_to_first_answer(binary: &str, signing_key: Option<&Path>, path: &str) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let ca_path = dir.path().join("ca.pem");
     let port = free_port();
-    let discovery =
-        format!("https://127.0.0.1:{port}/oauth2/default/.well-known/openid-configuration");
+    let discovery = format!("https://127.0.0.1:{port}/{path}");
     let start = Instant::now();
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    if let Some(key) = signing_key {
+        command.arg("--signing-key").arg(key);
+    }
+    let mut child = command
         .args(["--port", &port.to_string(), "--ca-cert-out"])
         .arg(&ca_path)
         .stdin(Stdio::null())
@@ -64,7 +78,7 @@ async fn start_to_discovery(binary: &str) -> f64 {
         if exited.is_some() || start.elapsed() > LIMIT {
             let _ = child.kill();
             let output = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
-            panic!("mock-okta never answered discovery (exit: {exited:?}); it wrote:\n{output}");
+            panic!("mock-okta never answered {path} (exit: {exited:?}); it wrote:\n{output}");
         }
         // The CA certificate is written once mock-okta listens.
         if client.is_none() {
@@ -129,12 +143,19 @@ async fn main() {
     };
     match std::env::var("MOCK_OKTA_BIN") {
         Ok(binary) => {
-            start_to_discovery(&binary).await; // warm-up: page cache
-            let mut starts = Vec::new();
-            for _ in 0..setting("BENCH_RUNS", 15) {
-                starts.push(start_to_discovery(&binary).await);
+            let key_dir = tempfile::tempdir().unwrap();
+            let key_file = key_dir.path().join("signing-key.pem");
+            std::fs::write(&key_file, SIGNING_KEY_PEM).unwrap();
+            start_to_first_answer(&binary, Some(&key_file), DISCOVERY).await; // warm-up
+            for (key, given) in [("", Some(key_file.as_path())), (".generated_key", None)] {
+                for (answer, path) in [("", DISCOVERY), (".keys", KEYS)] {
+                    let mut starts = Vec::new();
+                    for _ in 0..setting("BENCH_RUNS", 15) {
+                        starts.push(start_to_first_answer(&binary, given, path).await);
+                    }
+                    report(&format!("mock_okta_start{key}{answer}"), "ms", &mut starts);
+                }
             }
-            report("mock_okta_start", "ms", &mut starts);
         }
         Err(_) => eprintln!("MOCK_OKTA_BIN is not set: skipping mock-okta's start"),
     }

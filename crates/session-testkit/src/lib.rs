@@ -612,3 +612,49 @@ pub fn query(url: &Url, name: &str) -> Option<String> {
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
 }
+
+/// Asserts, from mock-okta's request journal after position `since`, that the app revoked the
+/// refresh token among `tokens` first and then their access token, each at
+/// `{server_path}/v1/revoke` with the app's `client_id` and the matching `token_type_hint`,
+/// and sent no other revocation.
+pub fn assert_revoked_refresh_then_access(
+    mock: &MockOkta,
+    since: u64,
+    tokens: &[String],
+    server_path: &str,
+) {
+    let of_kind = |kind| {
+        let token = tokens
+            .iter()
+            .find(|token| mock.token(token).is_some_and(|issued| issued.kind == kind))
+            .unwrap_or_else(|| panic!("no {kind:?} token among the session's tokens"));
+        mock_okta::short_fingerprint(token)
+    };
+    let revoke_path = format!("{server_path}/v1/revoke");
+    let expected = [
+        (of_kind(mock_okta::TokenKind::Refresh), "refresh_token"),
+        (of_kind(mock_okta::TokenKind::Access), "access_token"),
+    ]
+    .map(|(fingerprint, hint)| {
+        (
+            revoke_path.clone(),
+            Some(fingerprint),
+            Some(hint.to_owned()),
+            Some(DEMO_CLIENT_ID.to_owned()),
+        )
+    });
+    let revokes: Vec<_> = mock
+        .requests(since)
+        .into_iter()
+        .filter(|entry| entry.endpoint == Some(mock_okta::Endpoint::Revoke))
+        .map(|entry| {
+            (
+                entry.path.clone(),
+                entry.fingerprint("token").map(str::to_owned),
+                entry.value("token_type_hint").map(str::to_owned),
+                entry.value("client_id").map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(revokes, expected, "the revoke requests mock-okta journaled");
+}

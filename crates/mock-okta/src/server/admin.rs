@@ -1,25 +1,32 @@
 //! The inspection and control API under [`super::ADMIN_PREFIX`]: JSON, never affected by faults.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::SharedState;
+use super::{console, SharedState};
 use crate::config::Lifetimes;
 use crate::faults::Faults;
+use crate::journal::JournalEntry;
 use crate::store::{LogoutEvent, RevocationEvent, SessionInfo, TokenInfo};
 
 pub(crate) fn routes() -> Router<SharedState> {
     Router::new()
         .route("/", get(index))
+        .route("/console/live", get(console::live))
+        .route("/console/faults", post(console::apply_faults))
+        .route("/console/lifetimes", post(console::apply_lifetimes))
+        .route("/console/rotate-key", post(console::rotate_key))
+        .route("/console/reset", post(console::reset))
         .route("/sessions", get(sessions))
         .route("/users/{username}/sessions", delete(clear_user_sessions))
         .route("/tokens", get(tokens))
         .route("/revocations", get(revocations))
         .route("/logout-events", get(logout_events))
+        .route("/requests", get(requests))
         .route("/faults", get(faults).put(put_faults))
         .route("/lifetimes", get(lifetimes).put(put_lifetimes))
         .route("/keys", get(keys))
@@ -27,8 +34,12 @@ pub(crate) fn routes() -> Router<SharedState> {
         .route("/reset", post(reset))
 }
 
-/// Lists the admin endpoints; served at both `/__admin` and `/__admin/`.
-pub(crate) async fn index() -> Json<serde_json::Value> {
+/// The console for a browser ([`console`]); for anything else, the list of the admin
+/// endpoints. Served at both `/__admin` and `/__admin/`.
+pub(crate) async fn index(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    if console::wants_html(&headers) {
+        return console::page(&state);
+    }
     Json(serde_json::json!({
         "endpoints": [
             "GET /__admin/sessions[?user=USERNAME]",
@@ -36,6 +47,7 @@ pub(crate) async fn index() -> Json<serde_json::Value> {
             "GET /__admin/tokens",
             "GET /__admin/revocations",
             "GET /__admin/logout-events",
+            "GET /__admin/requests[?since=N]",
             "GET|PUT /__admin/faults",
             "GET|PUT /__admin/lifetimes",
             "GET /__admin/keys",
@@ -43,6 +55,7 @@ pub(crate) async fn index() -> Json<serde_json::Value> {
             "POST /__admin/reset",
         ]
     }))
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -88,6 +101,19 @@ async fn logout_events(State(state): State<SharedState>) -> Json<Vec<LogoutEvent
     Json(state.store().logout_events())
 }
 
+#[derive(Deserialize)]
+struct JournalPosition {
+    #[serde(default)]
+    since: u64,
+}
+
+async fn requests(
+    State(state): State<SharedState>,
+    Query(position): Query<JournalPosition>,
+) -> Json<Vec<JournalEntry>> {
+    Json(state.journal().since(position.since))
+}
+
 async fn faults(State(state): State<SharedState>) -> Json<Faults> {
     Json(state.faults())
 }
@@ -125,7 +151,7 @@ struct PublishedKeyIds {
 }
 
 async fn keys(State(state): State<SharedState>) -> Json<PublishedKeyIds> {
-    let published = state.keys.published().await.kids();
+    let published = state.keys.published().kids();
     Json(PublishedKeyIds {
         signing: published[0].clone(),
         published,

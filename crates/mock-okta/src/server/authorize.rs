@@ -186,9 +186,11 @@ pub(crate) async fn authorize(
         (_, Some(session)) => redirect_with_code(&state, request, session, None),
         (_, None) => match state.config.auto_login.clone() {
             Some(username) => {
-                let (cookie, session) = state
-                    .store()
-                    .create_session(&username, Authentication::AutoLogin);
+                let (cookie, session) = state.store().create_session(
+                    &username,
+                    Authentication::AutoLogin,
+                    Some(&request.client_id),
+                );
                 redirect_with_code(&state, request, session, Some(&cookie))
             }
             None => show_sign_in(&state, request),
@@ -285,7 +287,10 @@ pub(crate) async fn sign_in(
         if let Some(old) = session_cookie(&headers) {
             store.end_session(&old);
         }
-        store.create_session(&user.username, Authentication::Password)
+        let client_id = pending
+            .as_ref()
+            .map(|(_, request)| request.client_id.as_str());
+        store.create_session(&user.username, Authentication::Password, client_id)
     };
     match pending {
         Some((id, request)) => {

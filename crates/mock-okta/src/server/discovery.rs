@@ -3,14 +3,18 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 
-use super::{AuthServer, SharedState};
+use super::{AuthServer, RequestFaults, SharedState};
 
 /// The discovery document. Front-channel endpoints point at the plain-HTTP browser origin so a
 /// person's browser never meets the self-signed certificate; everything else stays on HTTPS.
-pub(crate) async fn document(State(state): State<SharedState>, server: AuthServer) -> Response {
-    let faults = state.faults();
+pub(crate) async fn document(
+    State(state): State<SharedState>,
+    Extension(RequestFaults(faults)): Extension<RequestFaults>,
+    server: AuthServer,
+) -> Response {
     if faults.malformed_discovery {
         return (
             StatusCode::OK,

@@ -3,12 +3,15 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Form;
+use axum::{Extension, Form};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::{clear_session_cookie, found, session_cookie, with_query, AuthServer, SharedState};
-use crate::faults::ExpiredHintPolicy;
+use super::{
+    clear_session_cookie, found, session_cookie, with_query, AuthServer, RequestFaults, SharedState,
+};
+use crate::faults::{ExpiredHintPolicy, Faults};
+use crate::journal::Outcome;
 use crate::pages;
 use crate::store::{LogoutEvent, LogoutOutcome};
 
@@ -25,24 +28,27 @@ pub(crate) struct LogoutParams {
 
 pub(crate) async fn logout_get(
     State(state): State<SharedState>,
+    Extension(RequestFaults(faults)): Extension<RequestFaults>,
     server: AuthServer,
     headers: HeaderMap,
     Query(params): Query<LogoutParams>,
 ) -> Response {
-    logout(&state, &server, &headers, "GET", params).await
+    logout(&state, &faults, &server, &headers, "GET", params).await
 }
 
 pub(crate) async fn logout_post(
     State(state): State<SharedState>,
+    Extension(RequestFaults(faults)): Extension<RequestFaults>,
     server: AuthServer,
     headers: HeaderMap,
     Form(params): Form<LogoutParams>,
 ) -> Response {
-    logout(&state, &server, &headers, "POST", params).await
+    logout(&state, &faults, &server, &headers, "POST", params).await
 }
 
 async fn logout(
     state: &SharedState,
+    faults: &Faults,
     server: &AuthServer,
     headers: &HeaderMap,
     method: &str,
@@ -52,7 +58,7 @@ async fn logout(
     let had_session = cookie
         .as_deref()
         .is_some_and(|cookie| state.store().session(cookie).is_some());
-    let (outcome, error, response) = match check(state, server, &params).await {
+    let (outcome, error, response) = match check(state, faults, server, &params) {
         Err(message) => (
             LogoutOutcome::Rejected,
             Some(message.clone()),
@@ -63,12 +69,13 @@ async fn logout(
             if let Some(cookie) = &cookie {
                 state.store().end_session(cookie);
             }
-            let (outcome, mut response) = respond(state, &params);
+            let (outcome, mut response) = respond(state, faults, &params);
             clear_session_cookie(&mut response);
             (outcome, None, response)
         }
     };
     tracing::info!(had_session, ?outcome, "logout");
+    let response = Outcome::named(&outcome).attach(response);
     state.store().record_logout(LogoutEvent {
         time: OffsetDateTime::now_utc(),
         method: method.to_owned(),
@@ -83,12 +90,12 @@ async fn logout(
 }
 
 /// Okta's checks, in its order; the error is the message of the 400 page.
-async fn check(
+fn check(
     state: &SharedState,
+    faults: &Faults,
     server: &AuthServer,
     params: &LogoutParams,
 ) -> Result<(), String> {
-    let faults = state.faults();
     if faults.logout_error_page {
         return Err("The logout request could not be processed (mock-okta fault).".to_owned());
     }
@@ -108,7 +115,6 @@ async fn check(
     let claims = state
         .keys
         .published()
-        .await
         .verify_id_token_hint(hint, &server.issuer(&state.urls), &client_ids)
         .map_err(|_| "The 'id_token_hint' parameter is not a valid ID token.".to_owned())?;
     let expired = claims.exp <= OffsetDateTime::now_utc().unix_timestamp().unsigned_abs();
@@ -128,8 +134,11 @@ async fn check(
 }
 
 /// The answer to a valid logout, per the logout fault switches.
-fn respond(state: &SharedState, params: &LogoutParams) -> (LogoutOutcome, Response) {
-    let faults = state.faults();
+fn respond(
+    state: &SharedState,
+    faults: &Faults,
+    params: &LogoutParams,
+) -> (LogoutOutcome, Response) {
     if faults.logout_never_redirects {
         return (LogoutOutcome::NeverRedirected, pages::signed_out_dead_end());
     }

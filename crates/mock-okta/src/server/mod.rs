@@ -2,6 +2,7 @@
 
 mod admin;
 mod authorize;
+mod console;
 mod discovery;
 mod listen;
 mod logout;
@@ -11,10 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
+use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
@@ -22,6 +24,7 @@ use url::Url;
 
 use crate::config::{Config, Lifetimes, DEFAULT_AUTHORIZATION_SERVER};
 use crate::faults::{Endpoint, Faults};
+use crate::journal::{self, Journal, JournalEntry, Outcome};
 use crate::keys::KeyStore;
 use crate::pages;
 use crate::store::{ClearedSessions, Store};
@@ -50,6 +53,7 @@ pub(crate) struct AppState {
     pub(crate) urls: Urls,
     pub(crate) keys: KeyStore,
     store: Mutex<Store>,
+    journal: Mutex<Journal>,
     faults: RwLock<Faults>,
     lifetimes: RwLock<Lifetimes>,
     /// Per endpoint, in the order of [`Endpoint::ALL`].
@@ -63,10 +67,11 @@ impl AppState {
         AppState {
             faults: RwLock::new(config.faults.clone()),
             lifetimes: RwLock::new(config.lifetimes),
-            config,
             urls,
             keys,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Store::new(config.history)),
+            journal: Mutex::new(Journal::new(config.history)),
+            config,
             requests_served: Default::default(),
         }
     }
@@ -89,11 +94,37 @@ impl AppState {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    pub(crate) fn journal(&self) -> MutexGuard<'_, Journal> {
+        self.journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub(crate) fn faults(&self) -> Faults {
         self.faults
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// The faults in force for one request to `endpoint`, counted against the endpoint's
+    /// `count`: the request that uses the count up turns the endpoint's faults off after it.
+    fn faults_for_request(&self, endpoint: Endpoint) -> Faults {
+        let mut faults = self
+            .faults
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let in_force = faults.clone();
+        match faults.endpoint(endpoint).count {
+            None => {}
+            Some(0 | 1) => faults.clear_endpoint(endpoint),
+            Some(left) => faults.endpoint_mut(endpoint).count = Some(left - 1),
+        }
+        if in_force.endpoint(endpoint).count == Some(0) {
+            faults.clone()
+        } else {
+            in_force
+        }
     }
 
     pub(crate) fn set_faults(&self, faults: Faults) {
@@ -120,7 +151,8 @@ impl AppState {
     /// Forgets sessions, codes, tokens, events and request counts, and restores the configured
     /// faults and lifetimes; keys and certificate stay.
     pub(crate) fn reset(&self) {
-        *self.store() = Store::default();
+        *self.store() = Store::new(self.config.history);
+        self.journal().clear(self.config.history);
         for counter in &self.requests_served {
             counter.store(0, Ordering::Relaxed);
         }
@@ -263,7 +295,8 @@ impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body =
             serde_json::json!({ "error": self.error, "error_description": self.description });
-        (self.status, no_store_headers(), Json(body)).into_response()
+        let response = (self.status, no_store_headers(), Json(body)).into_response();
+        Outcome(self.error.to_owned()).attach(response)
     }
 }
 
@@ -388,7 +421,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         )
         .nest(ADMIN_PREFIX, admin::routes())
         .route(&format!("{ADMIN_PREFIX}/"), get(admin::index))
-        .layer(from_fn(log_request))
+        .layer(from_fn_with_state(state.clone(), journal_request))
         .with_state(state)
 }
 
@@ -404,16 +437,21 @@ fn with_faults(
 #[derive(Clone)]
 pub(crate) struct ConnectionAbort(pub(crate) tokio_util::sync::CancellationToken);
 
+/// The faults in force for the request at hand (see [`AppState::faults_for_request`]), for
+/// the handlers whose answer a fault switch changes.
+#[derive(Clone)]
+pub(crate) struct RequestFaults(pub(crate) Faults);
+
 async fn apply_faults(
     State((state, endpoint)): State<(SharedState, Endpoint)>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     state
         .request_counter(endpoint)
         .fetch_add(1, Ordering::Relaxed);
-    let faults = state.faults();
-    let fault = faults.endpoint(endpoint);
+    let faults = state.faults_for_request(endpoint);
+    let fault = faults.endpoint(endpoint).clone();
     if let Some(latency) = fault.latency() {
         tokio::time::sleep(latency).await;
     }
@@ -428,17 +466,71 @@ async fn apply_faults(
     if let Some(status) = fault.status {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         tracing::info!(%endpoint, status = status.as_u16(), "fault: forced status");
-        return (status, format!("mock-okta fault: forced status {status}\n")).into_response();
+        let response =
+            (status, format!("mock-okta fault: forced status {status}\n")).into_response();
+        return Outcome(format!("fault: status {}", status.as_u16())).attach(response);
     }
+    request.extensions_mut().insert(RequestFaults(faults));
     next.run(request).await
 }
 
-/// One info line per request, without query string or body: those carry codes and tokens.
-async fn log_request(request: Request, next: Next) -> Response {
+/// The largest body the journal reads: Okta's form posts are a few kilobytes.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// A browser asks for it on every page; it is nothing the app did.
+const FAVICON_PATH: &str = "/favicon.ico";
+
+/// Journals every request but the admin API's own and a browser's favicon, and logs one info
+/// line per request without query string or body: those carry codes and tokens.
+async fn journal_request(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
+    let response = if path.starts_with(ADMIN_PREFIX) || path == FAVICON_PATH {
+        next.run(request).await
+    } else {
+        let (parts, body) = request.into_parts();
+        let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        };
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|value| {
+                value
+                    .as_bytes()
+                    .starts_with(b"application/x-www-form-urlencoded")
+            });
+        let query = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes());
+        let form = url::form_urlencoded::parse(if is_form { &body } else { &[] });
+        let params = journal::params(
+            query
+                .chain(form)
+                .map(|(name, value)| (name.into_owned(), value.into_owned())),
+            &parts.headers,
+            |token| state.store().token(token).map(|record| record.kind),
+        );
+        let mut pending = PendingEntry {
+            state: state.clone(),
+            entry: Some(JournalEntry {
+                seq: 0,
+                time: time::OffsetDateTime::now_utc(),
+                method: method.to_string(),
+                path: path.clone(),
+                endpoint: Endpoint::of_path(&path),
+                params,
+                status: None,
+                outcome: "no response: the connection closed first".to_owned(),
+            }),
+        };
+        let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+        pending.answered(&response);
+        response
+    };
     tracing::info!(
         %method,
         %path,
@@ -447,4 +539,36 @@ async fn log_request(request: Request, next: Next) -> Response {
         "request"
     );
     response
+}
+
+/// A journal entry filed when its request is answered, or, when the connection goes first
+/// (a fault dropped it, the client gave up), when the request's future is dropped.
+struct PendingEntry {
+    state: SharedState,
+    entry: Option<JournalEntry>,
+}
+
+impl PendingEntry {
+    fn answered(&mut self, response: &Response) {
+        if let Some(mut entry) = self.entry.take() {
+            let status = response.status();
+            entry.status = Some(status.as_u16());
+            entry.outcome = match response.extensions().get::<Outcome>() {
+                Some(Outcome(outcome)) => outcome.clone(),
+                None => status
+                    .canonical_reason()
+                    .unwrap_or("unknown status")
+                    .to_lowercase(),
+            };
+            self.state.journal().record(entry);
+        }
+    }
+}
+
+impl Drop for PendingEntry {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            self.state.journal().record(entry);
+        }
+    }
 }

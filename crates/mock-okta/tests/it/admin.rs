@@ -274,3 +274,76 @@ async fn clearing_the_sessions_of_an_unknown_user_is_404() {
         .unwrap()
         .contains("nobody@example.com"));
 }
+
+#[tokio::test]
+async fn a_browser_gets_the_console_and_its_forms_change_the_mock() {
+    let mock = start().await;
+    let browser = Browser::for_mock(&mock).unwrap();
+    let tokens = signed_in_tokens(&mock, &browser).await;
+    let console = mock.browser_url().join("__admin/").unwrap();
+    let page = http(&mock)
+        .get(console.clone())
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    for shown in [
+        "id=\"sessions\"",
+        mock_okta::DEMO_USERNAME,
+        "id=\"tokens\"",
+        "/oauth2/default/v1/token",
+        "id=\"faults-form\"",
+        "name=\"revoke.count\"",
+        "name=\"logout_error_page\"",
+        "id=\"lifetimes-form\"",
+    ] {
+        assert!(html.contains(shown), "{shown} missing from the console");
+    }
+    for secret in [
+        tokens.access_token.as_str(),
+        tokens.refresh_token.as_deref().unwrap(),
+        tokens.id_token.as_deref().unwrap(),
+    ] {
+        assert!(!html.contains(secret), "a token's text is on the console");
+    }
+
+    let applied = http(&mock)
+        .post(mock.browser_url().join("__admin/console/faults").unwrap())
+        .form(&[("revoke.status", "503"), ("revoke.count", "2")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(applied.status(), 303);
+    assert_eq!(mock.faults().revoke.status, Some(503));
+    assert_eq!(mock.faults().revoke.count, Some(2));
+    let refused = http(&mock)
+        .post(mock.browser_url().join("__admin/console/faults").unwrap())
+        .form(&[("revoke.status", "abc")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("revoke.status"));
+    assert_eq!(
+        mock.faults().revoke.status,
+        Some(503),
+        "a refused form changes nothing"
+    );
+
+    // Scripts still get JSON from the same URL.
+    let json: serde_json::Value = http(&mock)
+        .get(console)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(json["endpoints"].is_array());
+}

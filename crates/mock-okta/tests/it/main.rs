@@ -6,6 +6,7 @@ mod binary;
 mod browser;
 mod discovery;
 mod faults;
+mod journal;
 mod keys;
 mod load;
 mod logout;
@@ -254,6 +255,20 @@ pub(crate) async fn refresh(mock: &MockOkta, refresh_token: &str) -> reqwest::Re
         &[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
+            ("client_id", DEMO_CLIENT_ID),
+        ],
+    )
+    .await
+}
+
+/// Revokes `token` with `token_type_hint` `hint` at the default server as the demo client.
+pub(crate) async fn revoke(mock: &MockOkta, token: &str, hint: &str) -> reqwest::Response {
+    post_form(
+        mock,
+        "oauth2/default/v1/revoke",
+        &[
+            ("token", token),
+            ("token_type_hint", hint),
             ("client_id", DEMO_CLIENT_ID),
         ],
     )

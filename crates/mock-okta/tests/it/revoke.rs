@@ -1,20 +1,7 @@
 use mock_okta::browser::Browser;
 use mock_okta::{token_fingerprint, RevocationResult, TokenState, DEMO_CLIENT_ID};
 
-use crate::{http, oauth_error, post_form, signed_in_tokens, start};
-
-async fn revoke(mock: &mock_okta::MockOkta, token: &str, hint: &str) -> reqwest::Response {
-    post_form(
-        mock,
-        "oauth2/default/v1/revoke",
-        &[
-            ("token", token),
-            ("token_type_hint", hint),
-            ("client_id", DEMO_CLIENT_ID),
-        ],
-    )
-    .await
-}
+use crate::{http, oauth_error, post_form, revoke, signed_in_tokens, start};
 
 #[tokio::test]
 async fn unknown_tokens_revoke_with_200_and_an_empty_body() {

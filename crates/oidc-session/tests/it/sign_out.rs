@@ -9,7 +9,9 @@ use oidc_session::vault::QueuedToken;
 use oidc_session::{
     Config, OutcomeKind, SessionView, SignOutMode, SignOutOutcome, SignOutStep, SignedOutReason,
 };
-use session_testkit::{expect_app_redirect, query, Harness, SCHEME};
+use session_testkit::{
+    assert_revoked_refresh_then_access, expect_app_redirect, query, Harness, SCHEME,
+};
 use url::Url;
 
 /// A harness with ada signed in through `browser`; returns the live token values.
@@ -122,6 +124,7 @@ async fn retry_revocations_until(harness: &Harness, revoked: &[String]) {
 #[tokio::test]
 async fn full_sign_out_ends_both_sessions_and_revokes_both_tokens() {
     let (mut harness, browser, tokens) = signed_in("full", Config::defaults(SCHEME)).await;
+    let signed_in_at = harness.mock.journal_position();
     let task = harness.app.begin_sign_out(SignOutMode::Full);
 
     // The browser gets a one-time page on this machine, whose URL (the browser's command line,
@@ -170,16 +173,7 @@ async fn full_sign_out_ends_both_sessions_and_revokes_both_tokens() {
         "the journal is cleared"
     );
     assert!(harness.mock.sessions().is_empty(), "Okta's session ended");
-    let revocations = harness.mock.revocations();
-    assert_eq!(revocations.len(), 2, "{revocations:?}");
-    assert_eq!(
-        revocations[0].token_type_hint.as_deref(),
-        Some("refresh_token")
-    );
-    assert_eq!(
-        revocations[1].token_type_hint.as_deref(),
-        Some("access_token")
-    );
+    assert_revoked_refresh_then_access(&harness.mock, signed_in_at, &tokens, "/oauth2/default");
     // A replay of the callback finds nothing waiting, and reports nothing more.
     assert!(!harness.app.manager.handle_deep_link(callback.as_str()));
     assert_eq!(harness.app.events.outcomes().len(), 1);

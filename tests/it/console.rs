@@ -143,9 +143,16 @@ async fn the_console_shows_what_happened_and_a_switch_flipped_there_takes_effect
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(mock.faults().revoke.count, Some(1));
+    wait_for_text(
+        &driver,
+        "#faults-in-force",
+        "revoke: answers 503, for the next 1 request(s)",
+    )
+    .await;
     assert_eq!(revoke(&mock, &client, "any").await, 503);
     assert_eq!(revoke(&mock, &client, "any").await, 200);
     wait_for_text(&driver, "#requests", "fault: status 503").await;
+    wait_for_text(&driver, "#faults-in-force", "None").await;
     driver
         .screenshot(&screenshot("mock-okta-console-fault"))
         .await;

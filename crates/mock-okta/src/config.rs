@@ -51,8 +51,9 @@ pub struct Config {
     /// PKCS#8 PEM of the RSA signing key; when absent, the first mock of the process generates
     /// one before it listens, and the process's later mocks share it.
     pub signing_key_pem: Option<String>,
-    /// How many past records of each kind are kept: requests in the journal, revoke and logout
-    /// events, and tokens that can no longer be used (revoked or expired). The oldest go first.
+    /// How many past records of each kind are kept (1 or more): requests in the journal, revoke
+    /// and logout events, and tokens that can no longer be used (revoked or expired) together
+    /// with ID tokens (only ever listed). The oldest go first.
     pub history: usize,
 }
 
@@ -249,6 +250,12 @@ impl Config {
     /// Checks the cross-references and ranges a TOML schema cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.lifetimes.validate()?;
+        self.faults.validate().map_err(ConfigError::Invalid)?;
+        if self.history == 0 {
+            return Err(ConfigError::Invalid(
+                "history is 0: the mock must keep at least one record of each kind".to_owned(),
+            ));
+        }
         if !self
             .authorization_servers
             .iter()
@@ -386,5 +393,9 @@ mod tests {
             Config::from_toml_str("[lifetimes]\nrefresh_token_grace_secs = 61").unwrap_err();
         assert!(error.to_string().contains("0 to 60 seconds"), "{error}");
         Config::from_toml_str("[lifetimes]\nrefresh_token_grace_secs = 60").unwrap();
+        let error = Config::from_toml_str("history = 0").unwrap_err();
+        assert!(error.to_string().contains("history is 0"), "{error}");
+        let error = Config::from_toml_str("[faults.revoke]\ncount = 0").unwrap_err();
+        assert!(error.to_string().contains("revoke.count is 0"), "{error}");
     }
 }

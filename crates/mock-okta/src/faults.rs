@@ -54,9 +54,7 @@ impl Endpoint {
             Endpoint::Discovery => "discovery",
         }
     }
-}
 
-impl Endpoint {
     /// The endpoint a request path addresses, on any authorization server.
     pub(crate) fn of_path(path: &str) -> Option<Endpoint> {
         if path == crate::pages::SIGN_IN_PATH {
@@ -103,10 +101,11 @@ pub struct EndpointFault {
     pub drop_connection: bool,
     /// Answer with this HTTP status instead of the real response (e.g. 503).
     pub status: Option<u16>,
-    /// When set, this endpoint's faults (these three and its switches in [`Faults`]:
-    /// `logout_error_page` and `logout_never_redirects` for logout, `malformed_discovery` for
-    /// discovery, `refresh_changes_subject` and `refresh_changes_issuer` for token) hit only
-    /// its next `count` requests, then turn themselves off. Unset: until changed.
+    /// When set (1 or more), this endpoint's faults (these three and its switches in
+    /// [`Faults`]: `logout_error_page` and `logout_never_redirects` for logout,
+    /// `malformed_discovery` for discovery, `refresh_changes_subject` and
+    /// `refresh_changes_issuer` for token) are in force for its next `count` requests, whether
+    /// they change a request's answer or not, then turn themselves off. Unset: until changed.
     pub count: Option<u64>,
 }
 
@@ -235,6 +234,19 @@ impl Faults {
             Endpoint::Userinfo => &self.userinfo,
             Endpoint::Keys => &self.keys,
             Endpoint::Discovery => &self.discovery,
+        }
+    }
+
+    /// Why these faults cannot be used: a `count` of 0, which would hit nothing.
+    pub fn validate(&self) -> Result<(), String> {
+        match Endpoint::ALL
+            .into_iter()
+            .find(|endpoint| self.endpoint(*endpoint).count == Some(0))
+        {
+            Some(endpoint) => Err(format!(
+                "{endpoint}.count is 0: give the number of requests (1 or more) or leave it out"
+            )),
+            None => Ok(()),
         }
     }
 

@@ -7,12 +7,11 @@ use std::collections::BTreeMap;
 
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::faults::Endpoint;
+use crate::server::basic_credentials;
 use crate::store::{short_fingerprint, Ring, TokenKind};
 
 /// What kind of secret a journaled parameter held.
@@ -24,7 +23,7 @@ pub enum SecretKind {
     AuthorizationCode,
     /// A PKCE `code_verifier`.
     CodeVerifier,
-    /// An access token the mock issued (`token`, or a bearer `Authorization` header).
+    /// An access token (`access_token`, or a `token` or bearer token the mock issued as one).
     AccessToken,
     /// A refresh token the mock issued (`refresh_token`, `token`).
     RefreshToken,
@@ -36,6 +35,8 @@ pub enum SecretKind {
     ClientSecret,
     /// The sign-in form's `password`.
     Password,
+    /// A parameter the mock does not know as public, fingerprinted in case it is a secret.
+    Other,
 }
 
 impl From<TokenKind> for SecretKind {
@@ -185,22 +186,52 @@ impl Journal {
         newer
     }
 
+    /// The `count` newest entries, newest first, and how many are kept in all.
+    pub(crate) fn newest(&self, count: usize) -> (Vec<JournalEntry>, usize) {
+        let newest = self.entries.iter().rev().take(count).cloned().collect();
+        (newest, self.entries.len())
+    }
+
     /// Forgets the entries; positions keep counting, so a `since` taken before stays valid.
-    pub(crate) fn clear(&mut self, history: usize) {
-        self.entries = Ring::new(history);
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
     }
 }
 
-/// How a parameter's value is kept: in the clear, fingerprinted as a fixed kind, or as a
-/// token whose kind the store knows.
+/// How a parameter's value is kept.
 enum Keeping {
+    /// As sent: a protocol value that is not secret, which tests assert on.
     Clear,
+    /// Fingerprinted, as a secret of this kind.
     Secret(SecretKind),
+    /// Fingerprinted, as the kind of token the store knows it as.
     Token,
 }
 
+/// Only what is known not to be secret is kept in the clear.
 fn keeping(name: &str) -> Keeping {
     match name {
+        "client_id"
+        | "grant_type"
+        | "redirect_uri"
+        | "scope"
+        | "state"
+        | "nonce"
+        | "response_type"
+        | "response_mode"
+        | "code_challenge"
+        | "code_challenge_method"
+        | "token_type_hint"
+        | "post_logout_redirect_uri"
+        | "prompt"
+        | "max_age"
+        | "login_hint"
+        | "username"
+        | "client_assertion_type"
+        | "display"
+        | "ui_locales"
+        | "acr_values"
+        | "idp" => Keeping::Clear,
         "code" => Keeping::Secret(SecretKind::AuthorizationCode),
         "code_verifier" => Keeping::Secret(SecretKind::CodeVerifier),
         "refresh_token" => Keeping::Secret(SecretKind::RefreshToken),
@@ -209,26 +240,29 @@ fn keeping(name: &str) -> Keeping {
         "client_secret" | "client_assertion" => Keeping::Secret(SecretKind::ClientSecret),
         "password" => Keeping::Secret(SecretKind::Password),
         "token" => Keeping::Token,
-        _ => Keeping::Clear,
+        _ => Keeping::Secret(SecretKind::Other),
     }
 }
 
-/// Parses `pairs` (query or form) into journal parameters; `token_kind` names what a `token`
+/// Parses `pairs` (query or form) into journal parameters; `token_kind` names what a token
 /// value is, when the store knows it.
 pub(crate) fn params(
     pairs: impl Iterator<Item = (String, String)>,
     headers: &HeaderMap,
     token_kind: impl Fn(&str) -> Option<TokenKind>,
 ) -> BTreeMap<String, Param> {
+    let token = |value: &str| {
+        Param::secret(
+            token_kind(value).map_or(SecretKind::UnknownToken, SecretKind::from),
+            value,
+        )
+    };
     let mut params: BTreeMap<String, Param> = pairs
         .map(|(name, value)| {
             let param = match keeping(&name) {
                 Keeping::Clear => Param::Value(value),
                 Keeping::Secret(kind) => Param::secret(kind, &value),
-                Keeping::Token => Param::secret(
-                    token_kind(&value).map_or(SecretKind::UnknownToken, SecretKind::from),
-                    &value,
-                ),
+                Keeping::Token => token(&value),
             };
             (name, param)
         })
@@ -237,29 +271,20 @@ pub(crate) fn params(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
     {
-        params.insert(
-            "authorization".to_owned(),
-            authorization_param(authorization),
-        );
+        // Basic shows its client id, the secret fingerprinted; a bearer token is fingerprinted
+        // as the kind of token it is; anything else is fingerprinted whole.
+        let param = match (basic_credentials(headers), authorization.split_once(' ')) {
+            (Some((client_id, secret)), _) => {
+                Param::Value(format!("Basic {client_id}:{}", short_fingerprint(&secret)))
+            }
+            (None, Some((scheme, value))) if scheme.eq_ignore_ascii_case("bearer") => {
+                token(value.trim())
+            }
+            _ => Param::secret(SecretKind::Other, authorization),
+        };
+        params.insert("authorization".to_owned(), param);
     }
     params
-}
-
-/// `Basic` shows its client id (the secret fingerprinted), `Bearer` its token fingerprinted.
-fn authorization_param(value: &str) -> Param {
-    if let Some(token) = value.strip_prefix("Bearer ") {
-        return Param::secret(SecretKind::AccessToken, token.trim());
-    }
-    let basic = value
-        .strip_prefix("Basic ")
-        .and_then(|encoded| STANDARD.decode(encoded.trim()).ok())
-        .and_then(|decoded| String::from_utf8(decoded).ok());
-    match basic.as_deref().and_then(|pair| pair.split_once(':')) {
-        Some((client_id, secret)) => {
-            Param::Value(format!("Basic {client_id}:{}", short_fingerprint(secret)))
-        }
-        None => Param::secret(SecretKind::ClientSecret, value),
-    }
 }
 
 #[cfg(test)]
@@ -314,6 +339,47 @@ mod tests {
     }
 
     #[test]
+    fn the_authorization_header_is_read_as_the_server_reads_it() {
+        let journaled = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            params(std::iter::empty(), &headers, |token| {
+                (token == "an-id-token").then_some(TokenKind::Id)
+            })
+            .remove("authorization")
+            .unwrap()
+        };
+        // The scheme in any case, the token's kind as the store knows it.
+        assert_eq!(
+            journaled("bearer an-id-token"),
+            Param::secret(SecretKind::IdToken, "an-id-token")
+        );
+        // "my%20app:s%3Acret", form-URL-encoded as RFC 6749 §2.3.1 has it.
+        assert_eq!(
+            journaled("Basic bXklMjBhcHA6cyUzQWNyZXQ="),
+            Param::Value(format!("Basic my app:{}", short_fingerprint("s:cret")))
+        );
+        assert_eq!(
+            journaled("Digest secret-stuff"),
+            Param::secret(SecretKind::Other, "Digest secret-stuff")
+        );
+    }
+
+    #[test]
+    fn parameters_not_known_as_public_are_fingerprinted() {
+        let kept = params(
+            pairs(&[("sessionToken", "s3cret"), ("state", "st")]),
+            &HeaderMap::new(),
+            |_| None,
+        );
+        assert_eq!(
+            kept["sessionToken"],
+            Param::secret(SecretKind::Other, "s3cret")
+        );
+        assert_eq!(kept["state"], Param::Value("st".into()));
+    }
+
+    #[test]
     fn a_token_the_store_does_not_know_is_unknown() {
         let kept = params(pairs(&[("token", "forged")]), &HeaderMap::new(), |_| None);
         assert_eq!(
@@ -350,7 +416,7 @@ mod tests {
             [(2, "/b".into()), (3, "/c".into())]
         );
         assert_eq!(paths(journal.since(2)), [(3, "/c".into())]);
-        journal.clear(2);
+        journal.clear();
         journal.record(entry("/d"));
         assert_eq!(paths(journal.since(3)), [(4, "/d".into())]);
     }

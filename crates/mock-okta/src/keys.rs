@@ -21,8 +21,11 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// The configured PEM is not a PKCS#8 RSA private key.
-    #[error("signing_key_pem is not a PKCS#8 RSA private key: {0}")]
+    /// The configured PEM (`signing_key_pem`, `--signing-key`) is not a PKCS#8 RSA private key.
+    #[error(
+        "the signing key is not a PKCS#8 RSA private key ({0}); a PKCS#1 one \
+         (BEGIN RSA PRIVATE KEY) converts with `openssl pkcs8 -topk8 -nocrypt`"
+    )]
     InvalidPem(String),
     /// RSA key generation failed.
     #[error("cannot generate the RSA signing key")]

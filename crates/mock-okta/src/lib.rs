@@ -243,7 +243,15 @@ impl MockOkta {
     }
 
     /// Replaces all fault switches.
+    ///
+    /// # Panics
+    ///
+    /// If they cannot be used ([`Faults::validate`]): a test asking for a count of 0 would test
+    /// nothing.
     pub fn set_faults(&self, faults: Faults) {
+        if let Err(error) = faults.validate() {
+            panic!("mock-okta: {error}");
+        }
         self.state.set_faults(faults);
     }
 

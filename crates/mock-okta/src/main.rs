@@ -89,7 +89,7 @@ struct Cli {
     /// listening; a given key makes the start instant).
     #[arg(long, value_name = "PATH")]
     signing_key: Option<PathBuf>,
-    /// How many journal entries, events and inactive tokens are kept (default 10000).
+    /// How many journal entries, events, and inactive and ID tokens are kept (default 10000).
     #[arg(long, value_name = "N")]
     history: Option<usize>,
 }

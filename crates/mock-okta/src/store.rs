@@ -28,7 +28,12 @@ pub fn token_fingerprint(token: &str) -> String {
 /// A fingerprint short enough to read, long enough not to collide in a test run: the first
 /// 12 hex digits of [`token_fingerprint`] (`sha256:` + 12 hex).
 pub fn short_fingerprint(secret: &str) -> String {
-    token_fingerprint(secret)[..19].to_owned()
+    shorten(&token_fingerprint(secret)).to_owned()
+}
+
+/// The short form of a [`token_fingerprint`]: `sha256:` and its first 12 hex digits.
+pub(crate) fn shorten(fingerprint: &str) -> &str {
+    &fingerprint[..fingerprint.len().min("sha256:".len() + 12)]
 }
 
 /// A fresh unguessable value (codes, refresh tokens, cookies): 32 random bytes, base64url.
@@ -329,15 +334,25 @@ impl<T: Clone> Ring<T> {
         self.items.iter()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
     pub(crate) fn to_vec(&self) -> Vec<T> {
         self.items.iter().cloned().collect()
+    }
+
+    /// Forgets every item.
+    pub(crate) fn clear(&mut self) {
+        self.items.clear();
     }
 }
 
 /// What leaves the store at a given time.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Expiring {
-    /// A token (by issue number): it becomes inactive.
+    /// A token (by issue number) expires, or a rotated refresh token's grace period ends: it
+    /// becomes inactive.
     Token(u64),
     /// An authorization code (by fingerprint): it is forgotten.
     Code(String),
@@ -577,6 +592,7 @@ impl Store {
         for number in rotated {
             if let Some(record) = self.tokens.get_mut(&number) {
                 record.rotated_grace_until = Some(grace_until);
+                self.expiries.insert((grace_until, Expiring::Token(number)));
             }
         }
     }
@@ -624,6 +640,19 @@ impl Store {
             .values()
             .map(|record| record.info(now))
             .collect()
+    }
+
+    /// The `count` newest tokens, newest first, and how many are kept in all.
+    pub(crate) fn newest_tokens(&self, count: usize) -> (Vec<TokenInfo>, usize) {
+        let now = OffsetDateTime::now_utc();
+        let newest = self
+            .tokens
+            .values()
+            .rev()
+            .take(count)
+            .map(|record| record.info(now))
+            .collect();
+        (newest, self.tokens.len())
     }
 
     pub(crate) fn record_revocation(&mut self, event: RevocationEvent) {
@@ -684,6 +713,10 @@ impl Store {
         self.by_fingerprint.remove(&record.fingerprint);
         self.expiries
             .remove(&(record.expires_at, Expiring::Token(number)));
+        if let Some(grace_until) = record.rotated_grace_until {
+            self.expiries
+                .remove(&(grace_until, Expiring::Token(number)));
+        }
         if let Some(numbers) = self.grants.get_mut(&record.grant_id) {
             numbers.retain(|&other| other != number);
             if numbers.is_empty() {

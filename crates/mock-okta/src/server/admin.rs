@@ -1,4 +1,5 @@
-//! The inspection and control API under [`super::ADMIN_PREFIX`]: JSON, never affected by faults.
+//! The inspection and control API under [`super::ADMIN_PREFIX`]: JSON, and for a browser the
+//! console ([`super::console`]); never affected by faults.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,7 +17,10 @@ use crate::store::{LogoutEvent, RevocationEvent, SessionInfo, TokenInfo};
 pub(crate) fn routes() -> Router<SharedState> {
     Router::new()
         .route("/", get(index))
-        .route("/console/live", get(console::live))
+        .route(
+            console::LIVE_PATH.trim_start_matches(super::ADMIN_PREFIX),
+            get(console::live),
+        )
         .route("/console/faults", post(console::apply_faults))
         .route("/console/lifetimes", post(console::apply_lifetimes))
         .route("/console/rotate-key", post(console::rotate_key))
@@ -118,10 +122,19 @@ async fn faults(State(state): State<SharedState>) -> Json<Faults> {
     Json(state.faults())
 }
 
-async fn put_faults(State(state): State<SharedState>, Json(faults): Json<Faults>) -> Json<Faults> {
+async fn put_faults(State(state): State<SharedState>, Json(faults): Json<Faults>) -> Response {
+    if let Err(error) = faults.validate() {
+        return unprocessable(&error);
+    }
     tracing::info!(?faults, "faults replaced");
     state.set_faults(faults);
-    Json(state.faults())
+    Json(state.faults()).into_response()
+}
+
+/// A well-formed body with an unusable value: 422 with what is wrong.
+fn unprocessable(error: &str) -> Response {
+    let body = serde_json::json!({ "error": error });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
 async fn lifetimes(State(state): State<SharedState>) -> Json<Lifetimes> {
@@ -133,9 +146,7 @@ async fn put_lifetimes(
     Json(lifetimes): Json<Lifetimes>,
 ) -> Response {
     if let Err(error) = lifetimes.validate() {
-        // Like a well-formed body with an unusable value elsewhere in this API: 422.
-        let body = serde_json::json!({ "error": error.to_string() });
-        return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+        return unprocessable(&error.to_string());
     }
     tracing::info!(?lifetimes, "lifetimes replaced");
     state.set_lifetimes(lifetimes);

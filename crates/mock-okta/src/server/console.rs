@@ -15,6 +15,11 @@ use time::OffsetDateTime;
 use super::{SharedState, ADMIN_PREFIX};
 use crate::config::Lifetimes;
 use crate::faults::{AuthorizationResponseIss, Endpoint, ExpiredHintPolicy, Faults};
+use crate::journal::JournalEntry;
+use crate::store::shorten;
+
+/// Where the page fetches its live tables from.
+pub(crate) const LIVE_PATH: &str = "/__admin/console/live";
 
 /// How many tokens and requests the live tables show, newest first.
 const LIVE_ROWS: usize = 50;
@@ -142,7 +147,7 @@ input[type=number] {{ width: 7em; }}
 // Live tables: the forms stay as they are while someone edits them.
 setInterval(async () => {{
   try {{
-    const answer = await fetch("{ADMIN_PREFIX}/console/live", {{ cache: "no-store" }});
+    const answer = await fetch("{LIVE_PATH}", {{ cache: "no-store" }});
     if (answer.ok) document.getElementById("live").innerHTML = await answer.text();
   }} catch (_) {{ /* mock-okta stopped or went offline: keep the last view */ }}
 }}, 1000);
@@ -150,7 +155,8 @@ setInterval(async () => {{
 </body></html>
 "#,
         live = live_tables(state),
-        faults = faults_form(&state.faults()),
+        // The version first: a change in between makes the form refused, never wrongly applied.
+        faults = faults_form(state.faults_version(), &state.faults()),
         lifetimes = lifetimes_form(&state.lifetimes()),
     );
     no_store(Html(html).into_response())
@@ -171,50 +177,117 @@ fn no_store(mut response: Response) -> Response {
 
 /// `2026-12-02 15:04:05` (UTC): to the second, which is what a person reads.
 fn time_of(moment: OffsetDateTime) -> String {
-    let (hour, minute, second) = moment.to_offset(time::UtcOffset::UTC).to_hms();
-    format!("{} {hour:02}:{minute:02}:{second:02}", moment.date())
+    let utc = moment.to_offset(time::UtcOffset::UTC);
+    let (hour, minute, second) = utc.to_hms();
+    format!("{} {hour:02}:{minute:02}:{second:02}", utc.date())
+}
+
+/// What `value` serializes as: the snake_case name the JSON API shows too.
+fn json_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The client a journaled request names: `client_id`, or the client of Basic credentials.
+fn client_of(entry: &JournalEntry) -> &str {
+    entry
+        .value("client_id")
+        .or_else(|| {
+            entry
+                .value("authorization")
+                .and_then(|basic| basic.strip_prefix("Basic "))
+                .and_then(|credentials| credentials.rsplit_once(':'))
+                .map(|(client_id, _)| client_id)
+        })
+        .unwrap_or("")
+}
+
+/// The faults in force, one line each; what the page's form shows may be older.
+fn faults_in_force(faults: &Faults) -> String {
+    let mut lines: Vec<String> = Endpoint::ALL
+        .into_iter()
+        .filter_map(|endpoint| {
+            let fault = faults.endpoint(endpoint);
+            let mut parts = Vec::new();
+            if fault.latency_ms > 0 {
+                parts.push(format!("latency {} ms", fault.latency_ms));
+            }
+            if fault.drop_connection {
+                parts.push("drops the connection".to_owned());
+            }
+            if let Some(status) = fault.status {
+                parts.push(format!("answers {status}"));
+            }
+            if let Some(count) = fault.count {
+                parts.push(format!("for the next {count} request(s)"));
+            }
+            (!parts.is_empty()).then(|| format!("{endpoint}: {}", parts.join(", ")))
+        })
+        .collect();
+    let mut switches = faults.clone();
+    lines.extend(
+        SWITCHES
+            .iter()
+            .filter(|switch| *(switch.of)(&mut switches))
+            .map(|switch| switch.label.to_owned()),
+    );
+    if faults.expired_id_token_hint != ExpiredHintPolicy::default() {
+        lines.push("Logout rejects an expired id_token_hint".to_owned());
+    }
+    if faults.authorization_response_iss != AuthorizationResponseIss::default() {
+        lines.push(format!(
+            "RFC 9207 iss: {}",
+            faults.authorization_response_iss.name()
+        ));
+    }
+    if lines.is_empty() {
+        return "<p id=\"faults-in-force\">None: a well-behaved Okta.</p>".to_owned();
+    }
+    let items: String = lines
+        .iter()
+        .map(|line| format!("<li>{}</li>", text(line)))
+        .collect();
+    format!("<ul id=\"faults-in-force\">{items}</ul>")
 }
 
 fn live_tables(state: &SharedState) -> String {
-    let store = state.store();
-    let sessions = store.sessions();
+    let (sessions, (tokens, tokens_kept)) = {
+        let store = state.store();
+        (store.sessions(), store.newest_tokens(LIVE_ROWS))
+    };
+    let (requests, requests_kept) = state.journal().newest(LIVE_ROWS);
     let session_rows: String = sessions
         .iter()
         .map(|session| {
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 text(&session.user),
                 text(&session.id),
                 time_of(session.created),
-                session.authenticated_by,
+                json_name(&session.authenticated_by),
                 text(session.client_id.as_deref().unwrap_or("–")),
             )
         })
         .collect();
-    let tokens = store.tokens();
     let token_rows: String = tokens
         .iter()
-        .rev()
-        .take(LIVE_ROWS)
         .map(|token| {
-            let state = format!("{:?}", token.state).to_lowercase();
+            let state = json_name(&token.state);
             format!(
-                "<tr><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{state}\">{state}</td><td><code>{}</code></td></tr>",
-                token.kind,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{state}\">{state}</td><td><code>{}</code></td></tr>",
+                json_name(&token.kind),
                 text(&token.client_id),
                 text(&token.user),
                 text(&token.issuer),
                 time_of(token.expires_at),
-                &token.fingerprint[..19],
+                shorten(&token.fingerprint),
             )
         })
         .collect();
-    drop(store);
-    let requests = state.journal().since(0);
     let request_rows: String = requests
         .iter()
-        .rev()
-        .take(LIVE_ROWS)
         .map(|entry| {
             let status = entry
                 .status
@@ -230,21 +303,21 @@ fn live_tables(state: &SharedState) -> String {
                 time_of(entry.time),
                 text(&entry.method),
                 text(&entry.path),
-                text(entry.value("client_id").unwrap_or("")),
+                text(client_of(entry)),
                 text(&entry.outcome),
             )
         })
         .collect();
     format!(
-        "<section><h2>Sessions ({sessions_count})</h2>\n\
+        "<section><h2>Faults in force</h2>\n{faults}</section>\n\
+         <section><h2>Sessions ({sessions_count})</h2>\n\
          <table id=\"sessions\"><tr><th>user</th><th>session id</th><th>since</th><th>signed in by</th><th>client</th></tr>{session_rows}</table></section>\n\
-         <section><h2>Tokens ({tokens_count} kept, newest {LIVE_ROWS} shown)</h2>\n\
+         <section><h2>Tokens ({tokens_kept} kept, newest {LIVE_ROWS} shown)</h2>\n\
          <table id=\"tokens\"><tr><th>kind</th><th>client</th><th>user</th><th>issuer</th><th>expires</th><th>state</th><th>fingerprint</th></tr>{token_rows}</table></section>\n\
-         <section><h2>Last requests ({requests_count} kept, newest {LIVE_ROWS} shown)</h2>\n\
+         <section><h2>Last requests ({requests_kept} kept, newest {LIVE_ROWS} shown)</h2>\n\
          <table id=\"requests\"><tr><th>#</th><th>time</th><th>method</th><th>path</th><th>status</th><th>client</th><th>outcome</th></tr>{request_rows}</table></section>",
+        faults = faults_in_force(&state.faults()),
         sessions_count = sessions.len(),
-        tokens_count = tokens.len(),
-        requests_count = requests.len(),
     )
 }
 
@@ -272,7 +345,7 @@ fn select(name: &str, options: &[&str], chosen: &str) -> String {
     format!("<select name=\"{name}\" id=\"{name}\">{options}</select>")
 }
 
-fn faults_form(faults: &Faults) -> String {
+fn faults_form(version: u64, faults: &Faults) -> String {
     let endpoints: String = Endpoint::ALL
         .into_iter()
         .map(|endpoint| {
@@ -312,6 +385,7 @@ fn faults_form(faults: &Faults) -> String {
     format!(
         "<section><h2>Faults and Okta behaviour</h2>\n\
          <form id=\"faults-form\" method=\"post\" action=\"{ADMIN_PREFIX}/console/faults\">\n\
+         <input type=\"hidden\" name=\"version\" value=\"{version}\">\n\
          <table><tr><th>endpoint</th><th>latency (ms)</th><th>drop the connection</th><th>answer with status</th><th>only the next N requests</th></tr>{endpoints}</table>\n\
          {switches}\
          <p><label>Expired <code>id_token_hint</code> at logout: {}</label></p>\n\
@@ -350,12 +424,17 @@ fn lifetimes_form(lifetimes: &Lifetimes) -> String {
 
 /// A form value that is not what its field takes: 422 with a page saying which.
 fn unusable(message: &str) -> Response {
+    refused(StatusCode::UNPROCESSABLE_ENTITY, message)
+}
+
+/// A page saying why a form was not applied, with the way back.
+fn refused(status: StatusCode, message: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not applied - mock-okta console</title></head>\n\
          <body><h1>Not applied</h1><p id=\"error-message\">{}</p><p><a href=\"{ADMIN_PREFIX}/\">Back to the console</a></p></body></html>\n",
         text(message)
     );
-    (StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response()
+    (status, Html(html)).into_response()
 }
 
 /// Back to the console after a form post (303: the browser then GETs it).
@@ -410,14 +489,52 @@ fn faults_from_form(form: &HashMap<String, String>) -> Result<Faults, String> {
     if let Some(mode) = form.get("authorization_response_iss") {
         faults.authorization_response_iss = mode.parse()?;
     }
+    faults.validate()?;
     Ok(faults)
 }
 
-/// `POST /__admin/console/faults`: replaces every fault switch with the form's.
+/// Whether a form post comes from a page of this mock rather than from another site open in
+/// the same browser: `Sec-Fetch-Site` when the browser sends it, else `Origin` against `Host`.
+/// A client that sends neither (curl, a script) is no browser page, and may.
+fn from_this_origin(headers: &HeaderMap) -> bool {
+    let header = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(site) = header(header::HeaderName::from_static("sec-fetch-site")) {
+        return site == "same-origin" || site == "none";
+    }
+    match header(header::ORIGIN) {
+        None => true,
+        Some(origin) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| Some(authority) == header(header::HOST)),
+    }
+}
+
+/// A form posted from another site: 403, nothing done.
+fn cross_site() -> Response {
+    refused(
+        StatusCode::FORBIDDEN,
+        "This form was posted from another site: nothing was changed.",
+    )
+}
+
+/// `POST /__admin/console/faults`: replaces every fault switch with the form's, if the form
+/// shows the faults in force (a count that ran out, or a change elsewhere, makes it stale).
 pub(crate) async fn apply_faults(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    if !from_this_origin(&headers) {
+        return cross_site();
+    }
+    let shown = form.get("version").and_then(|version| version.parse().ok());
+    if shown != Some(state.faults_version()) {
+        return refused(
+            StatusCode::CONFLICT,
+            "The faults changed since this page was shown (a count ran out, or someone else \
+             changed them), so nothing was applied. Reload the console and apply again.",
+        );
+    }
     match faults_from_form(&form) {
         Ok(faults) => {
             tracing::info!(?faults, "faults replaced from the console");
@@ -431,8 +548,12 @@ pub(crate) async fn apply_faults(
 /// `POST /__admin/console/lifetimes`: replaces the token lifetimes with the form's.
 pub(crate) async fn apply_lifetimes(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    if !from_this_origin(&headers) {
+        return cross_site();
+    }
     let mut lifetimes = state.lifetimes();
     for lifetime in LIFETIMES {
         match field(&form, lifetime.name) {
@@ -453,13 +574,19 @@ pub(crate) async fn apply_lifetimes(
 }
 
 /// `POST /__admin/console/rotate-key`: a rotation that keeps the old key published.
-pub(crate) async fn rotate_key(State(state): State<SharedState>) -> Response {
+pub(crate) async fn rotate_key(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    if !from_this_origin(&headers) {
+        return cross_site();
+    }
     state.rotate_signing_key(true).await;
     back_to_console()
 }
 
 /// `POST /__admin/console/reset`.
-pub(crate) async fn reset(State(state): State<SharedState>) -> Response {
+pub(crate) async fn reset(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    if !from_this_origin(&headers) {
+        return cross_site();
+    }
     state.reset();
     tracing::info!("state reset from the console");
     back_to_console()
@@ -500,7 +627,7 @@ mod tests {
             AuthorizationResponseIss::Omitted
         );
         // What the page renders for these faults, posted back, is the same faults.
-        let rendered = faults_form(&faults);
+        let rendered = faults_form(7, &faults);
         for field in [
             "revoke.status\" value=\"503\"",
             "revoke.count\" value=\"1\"",
@@ -516,6 +643,38 @@ mod tests {
         assert!(error.contains("revoke.status"), "{error}");
         let error = faults_from_form(&form(&[("token.latency_ms", "soon")])).unwrap_err();
         assert!(error.contains("token.latency_ms"), "{error}");
+        let error = faults_from_form(&form(&[("revoke.count", "0")])).unwrap_err();
+        assert!(error.contains("revoke.count"), "{error}");
+    }
+
+    #[test]
+    fn only_this_console_and_non_browsers_may_post_its_forms() {
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.insert(*name, value.parse().unwrap());
+            }
+            headers
+        };
+        let host = ("host", "127.0.0.1:8080");
+        assert!(from_this_origin(&headers(&[])));
+        assert!(from_this_origin(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(!from_this_origin(&headers(&[(
+            "sec-fetch-site",
+            "cross-site"
+        )])));
+        assert!(from_this_origin(&headers(&[
+            ("origin", "http://127.0.0.1:8080"),
+            host
+        ])));
+        assert!(!from_this_origin(&headers(&[
+            ("origin", "https://evil.example"),
+            host
+        ])));
+        assert!(!from_this_origin(&headers(&[("origin", "null"), host])));
     }
 
     #[test]

@@ -20,6 +20,8 @@ use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use url::Url;
 
 use crate::config::{Config, Lifetimes, DEFAULT_AUTHORIZATION_SERVER};
@@ -55,6 +57,9 @@ pub(crate) struct AppState {
     store: Mutex<Store>,
     journal: Mutex<Journal>,
     faults: RwLock<Faults>,
+    /// Bumped at every change of the faults, a count running down included: what a console
+    /// form was rendered from, so that a form older than the faults in force is refused.
+    faults_version: AtomicU64,
     lifetimes: RwLock<Lifetimes>,
     /// Per endpoint, in the order of [`Endpoint::ALL`].
     requests_served: [AtomicU64; Endpoint::ALL.len()],
@@ -66,6 +71,7 @@ impl AppState {
     pub(crate) fn new(config: Config, urls: Urls, keys: KeyStore) -> AppState {
         AppState {
             faults: RwLock::new(config.faults.clone()),
+            faults_version: AtomicU64::new(0),
             lifetimes: RwLock::new(config.lifetimes),
             urls,
             keys,
@@ -109,29 +115,39 @@ impl AppState {
 
     /// The faults in force for one request to `endpoint`, counted against the endpoint's
     /// `count`: the request that uses the count up turns the endpoint's faults off after it.
+    /// Every request to the endpoint counts, whether a fault changes its answer or not.
     fn faults_for_request(&self, endpoint: Endpoint) -> Faults {
+        let in_force = self.faults();
+        if in_force.endpoint(endpoint).count.is_none() {
+            return in_force;
+        }
         let mut faults = self
             .faults
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Another request may have used the count up meanwhile: decide on what is in force now.
         let in_force = faults.clone();
         match faults.endpoint(endpoint).count {
             None => {}
-            Some(0 | 1) => faults.clear_endpoint(endpoint),
-            Some(left) => faults.endpoint_mut(endpoint).count = Some(left - 1),
+            Some(left) if left > 1 => faults.endpoint_mut(endpoint).count = Some(left - 1),
+            Some(_) => faults.clear_endpoint(endpoint),
         }
-        if in_force.endpoint(endpoint).count == Some(0) {
-            faults.clone()
-        } else {
-            in_force
-        }
+        self.faults_version.fetch_add(1, Ordering::Relaxed);
+        in_force
     }
 
+    /// Replaces the faults; the caller validated them ([`Faults::validate`]).
     pub(crate) fn set_faults(&self, faults: Faults) {
         *self
             .faults
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
+        self.faults_version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// See [`AppState::faults_version`]'s field.
+    pub(crate) fn faults_version(&self) -> u64 {
+        self.faults_version.load(Ordering::Relaxed)
     }
 
     pub(crate) fn lifetimes(&self) -> Lifetimes {
@@ -152,7 +168,7 @@ impl AppState {
     /// faults and lifetimes; keys and certificate stay.
     pub(crate) fn reset(&self) {
         *self.store() = Store::new(self.config.history);
-        self.journal().clear(self.config.history);
+        self.journal().clear();
         for counter in &self.requests_served {
             counter.store(0, Ordering::Relaxed);
         }
@@ -336,6 +352,28 @@ pub(crate) fn with_query(location: &str, params: &[(&str, Option<&str>)]) -> Str
     url.into()
 }
 
+/// `Authorization: Basic` credentials (scheme in any case), form-URL-decoded as RFC 6749
+/// §2.3.1 requires: the client id and secret.
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let (scheme, encoded) = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(&part.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|text| text.into_owned())
+    };
+    Some((decode(id)?, decode(secret)?))
+}
+
 /// The value of the Okta session cookie, if the browser sent one.
 pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
@@ -457,6 +495,10 @@ async fn apply_faults(
     }
     if fault.drop_connection {
         tracing::info!(%endpoint, "fault: dropping the connection without a response");
+        // Filed before the connection goes, so a test that sees it go finds the entry.
+        if let Some(pending) = request.extensions().get::<PendingEntry>() {
+            pending.file(None, "fault: connection dropped".to_owned());
+        }
         if let Some(abort) = request.extensions().get::<ConnectionAbort>() {
             abort.0.cancel();
         }
@@ -514,9 +556,9 @@ async fn journal_request(
             &parts.headers,
             |token| state.store().token(token).map(|record| record.kind),
         );
-        let mut pending = PendingEntry {
+        let pending = PendingEntry {
             state: state.clone(),
-            entry: Some(JournalEntry {
+            entry: Arc::new(Mutex::new(Some(JournalEntry {
                 seq: 0,
                 time: time::OffsetDateTime::now_utc(),
                 method: method.to_string(),
@@ -524,51 +566,71 @@ async fn journal_request(
                 endpoint: Endpoint::of_path(&path),
                 params,
                 status: None,
-                outcome: "no response: the connection closed first".to_owned(),
-            }),
+                outcome: String::new(),
+            }))),
         };
-        let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+        let unanswered = FileWhenDropped(pending.clone());
+        let mut request = Request::from_parts(parts, Body::from(body));
+        request.extensions_mut().insert(pending.clone());
+        let response = next.run(request).await;
         pending.answered(&response);
+        drop(unanswered);
         response
     };
-    tracing::info!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_millis() as u64;
+    // An open console asks for its tables every second: not worth a line each at info.
+    if path == console::LIVE_PATH {
+        tracing::debug!(%method, %path, status, latency_ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, latency_ms, "request");
+    }
     response
 }
 
-/// A journal entry filed when its request is answered, or, when the connection goes first
-/// (a fault dropped it, the client gave up), when the request's future is dropped.
-struct PendingEntry {
+/// A request's journal entry until it is filed: when the request is answered, when a fault
+/// drops its connection, or, when the connection goes first (the client gave up), when the
+/// request's future is dropped. Shared by the journal layer and the fault layer.
+#[derive(Clone)]
+pub(crate) struct PendingEntry {
     state: SharedState,
-    entry: Option<JournalEntry>,
+    entry: Arc<Mutex<Option<JournalEntry>>>,
 }
 
 impl PendingEntry {
-    fn answered(&mut self, response: &Response) {
-        if let Some(mut entry) = self.entry.take() {
-            let status = response.status();
-            entry.status = Some(status.as_u16());
-            entry.outcome = match response.extensions().get::<Outcome>() {
-                Some(Outcome(outcome)) => outcome.clone(),
-                None => status
-                    .canonical_reason()
-                    .unwrap_or("unknown status")
-                    .to_lowercase(),
-            };
+    /// Files the entry with `status` and `outcome`, unless it is filed already.
+    fn file(&self, status: Option<u16>, outcome: String) {
+        let entry = self
+            .entry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(mut entry) = entry {
+            entry.status = status;
+            entry.outcome = outcome;
             self.state.journal().record(entry);
         }
     }
+
+    fn answered(&self, response: &Response) {
+        let status = response.status();
+        let outcome = match response.extensions().get::<Outcome>() {
+            Some(Outcome(outcome)) => outcome.clone(),
+            None => status
+                .canonical_reason()
+                .unwrap_or("unknown status")
+                .to_lowercase(),
+        };
+        self.file(Some(status.as_u16()), outcome);
+    }
 }
 
-impl Drop for PendingEntry {
+/// Files its entry as unanswered if the request's future is dropped before an answer.
+struct FileWhenDropped(PendingEntry);
+
+impl Drop for FileWhenDropped {
     fn drop(&mut self) {
-        if let Some(entry) = self.entry.take() {
-            self.state.journal().record(entry);
-        }
+        self.0
+            .file(None, "no response: the connection closed first".to_owned());
     }
 }

@@ -4,13 +4,15 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{no_store_headers, AuthServer, OAuthError, RequestFaults, SharedState};
+use super::{
+    basic_credentials, no_store_headers, AuthServer, OAuthError, RequestFaults, SharedState,
+};
 use crate::config::{ClientConfig, Config, UserConfig};
 use crate::faults::Faults;
 use crate::journal::Outcome;
@@ -66,24 +68,6 @@ impl ClientIdentification {
             Err(failed())
         }
     }
-}
-
-/// `Authorization: Basic` credentials, form-URL-decoded as RFC 6749 §2.3.1 requires.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let encoded = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Basic ")?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let decode = |part: &str| {
-        percent_encoding::percent_decode_str(&part.replace('+', " "))
-            .decode_utf8()
-            .ok()
-            .map(|text| text.into_owned())
-    };
-    Some((decode(id)?, decode(secret)?))
 }
 
 #[derive(Deserialize)]
@@ -648,7 +632,7 @@ pub(crate) async fn userinfo(
     (no_store_headers(), Json(claims)).into_response()
 }
 
-/// The JWKS of every published key; waits for the first key if it is still being generated.
+/// The JWKS of every published key.
 pub(crate) async fn keys(State(state): State<SharedState>, _server: AuthServer) -> Response {
     Json(state.keys.published().jwks()).into_response()
 }

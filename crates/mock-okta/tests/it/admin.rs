@@ -275,6 +275,15 @@ async fn clearing_the_sessions_of_an_unknown_user_is_404() {
         .contains("nobody@example.com"));
 }
 
+/// The faults version the console's form was rendered with.
+fn shown_faults_version(html: &str) -> String {
+    html.split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the faults form carries the version it shows")
+        .to_owned()
+}
+
 #[tokio::test]
 async fn a_browser_gets_the_console_and_its_forms_change_the_mock() {
     let mock = start().await;
@@ -313,18 +322,33 @@ async fn a_browser_gets_the_console_and_its_forms_change_the_mock() {
         assert!(!html.contains(secret), "a token's text is on the console");
     }
 
+    let version = shown_faults_version(&html);
     let applied = http(&mock)
         .post(mock.browser_url().join("__admin/console/faults").unwrap())
-        .form(&[("revoke.status", "503"), ("revoke.count", "2")])
+        .form(&[
+            ("version", version.as_str()),
+            ("revoke.status", "503"),
+            ("revoke.count", "2"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(applied.status(), 303);
     assert_eq!(mock.faults().revoke.status, Some(503));
     assert_eq!(mock.faults().revoke.count, Some(2));
+    let html = http(&mock)
+        .get(console.clone())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let version = shown_faults_version(&html);
     let refused = http(&mock)
         .post(mock.browser_url().join("__admin/console/faults").unwrap())
-        .form(&[("revoke.status", "abc")])
+        .form(&[("version", version.as_str()), ("revoke.status", "abc")])
         .send()
         .await
         .unwrap();
@@ -346,4 +370,81 @@ async fn a_browser_gets_the_console_and_its_forms_change_the_mock() {
         .await
         .unwrap();
     assert!(json["endpoints"].is_array());
+}
+
+#[tokio::test]
+async fn the_console_refuses_a_stale_form_a_cross_site_post_and_a_count_of_0() {
+    let mock = start().await;
+    let console = |path: &str| mock.browser_url().join(path).unwrap();
+    let html = http(&mock)
+        .get(console("__admin/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let version = shown_faults_version(&html);
+    // A count runs out after the page was shown: its form is stale.
+    mock.update_faults(|faults| {
+        faults.revoke.status = Some(503);
+        faults.revoke.count = Some(1);
+    });
+    crate::revoke(&mock, "t", "access_token").await;
+    assert_eq!(mock.faults().revoke.status, None);
+    let stale = http(&mock)
+        .post(console("__admin/console/faults"))
+        .form(&[
+            ("version", version.as_str()),
+            ("revoke.status", "503"),
+            ("revoke.count", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 409);
+    assert!(stale.text().await.unwrap().contains("Reload the console"));
+    assert_eq!(
+        mock.faults(),
+        Faults::default(),
+        "the used-up fault stays off"
+    );
+
+    let cross_site = http(&mock)
+        .post(console("__admin/console/reset"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+
+    let zero = http(&mock)
+        .put(mock.admin_url().join("faults").unwrap())
+        .json(&serde_json::json!({ "revoke": { "status": 503, "count": 0 } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zero.status(), 422);
+    assert!(zero.text().await.unwrap().contains("revoke.count"));
+}
+
+#[tokio::test]
+async fn the_console_shows_a_requested_path_as_text() {
+    let mock = start().await;
+    let hostile = mock
+        .browser_url()
+        .join("oauth2/default/v1/%3Cscript%3Ealert(1)%3C/script%3E")
+        .unwrap();
+    http(&mock).get(hostile).send().await.unwrap();
+    let live = http(&mock)
+        .get(mock.browser_url().join("__admin/console/live").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(live.contains("%3Cscript%3E"), "{live}");
+    assert!(!live.contains("<script>"), "{live}");
 }

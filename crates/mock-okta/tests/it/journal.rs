@@ -208,3 +208,66 @@ async fn expired_tokens_are_kept_as_expired_within_the_history() {
         TokenState::Expired
     );
 }
+
+#[tokio::test]
+async fn a_dropped_connection_is_journaled_before_it_goes() {
+    let mock = start().await;
+    mock.update_faults(|faults| faults.revoke.drop_connection = true);
+    let sent = http(&mock)
+        .post(mock.base_url().join("oauth2/default/v1/revoke").unwrap())
+        .form(&[("token", "t"), ("client_id", DEMO_CLIENT_ID)])
+        .send()
+        .await;
+    assert!(sent.is_err(), "no response expected: {sent:?}");
+    // Read at once: the entry was filed before the connection closed.
+    let entry = mock
+        .requests(0)
+        .pop()
+        .expect("the dropped request is journaled");
+    assert_eq!(entry.endpoint, Some(Endpoint::Revoke));
+    assert_eq!(entry.status, None);
+    assert_eq!(entry.outcome, "fault: connection dropped");
+}
+
+#[tokio::test]
+async fn rotated_refresh_tokens_join_the_history_when_their_grace_ends() {
+    let history = 3;
+    let mock = start_with(Config {
+        history,
+        ..test_config()
+    })
+    .await;
+    let mut lifetimes = mock.lifetimes();
+    // No grace: a rotated refresh token is spent at once.
+    lifetimes.refresh_token_grace_secs = 0;
+    mock.set_lifetimes(lifetimes);
+    let browser = Browser::for_mock(&mock).unwrap();
+    let mut refresh_token = signed_in_tokens(&mock, &browser)
+        .await
+        .refresh_token
+        .unwrap();
+    for _ in 0..6 {
+        let response = crate::refresh(&mock, &refresh_token).await;
+        assert_eq!(response.status(), 200);
+        let tokens: crate::TokenResponse = response.json().await.unwrap();
+        refresh_token = tokens.refresh_token.unwrap();
+    }
+    // The live refresh token, and of the spent ones only what the history holds beside the
+    // ID tokens (every grant issues one).
+    let refresh_tokens: Vec<TokenState> = mock
+        .tokens()
+        .iter()
+        .filter(|token| token.kind == TokenKind::Refresh)
+        .map(|token| token.state)
+        .collect();
+    assert_eq!(refresh_tokens.last(), Some(&TokenState::Active));
+    assert!(
+        refresh_tokens.len() <= 1 + history,
+        "spent refresh tokens beyond the history are kept: {refresh_tokens:?}"
+    );
+    assert_eq!(
+        crate::refresh(&mock, &refresh_token).await.status(),
+        200,
+        "the live one still works"
+    );
+}

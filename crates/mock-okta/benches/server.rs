@@ -16,7 +16,9 @@
 //!   signs per flow (the ID token, and the access token when it is a JWT; counted from the
 //!   answers) times the median of `mock_okta_rs256_sign`. One sample.
 //! - soak: `BENCH_SOAK_FLOWS` (default 100,000) flows against a fresh binary, in batches of
-//!   1,000 (all sign-ins and code exchanges, then all revocations, then all sign-outs).
+//!   1,000 (all sign-ins and code exchanges, then all revocations, then all sign-outs), after a
+//!   warm-up of twice the default history (20,000 flows) that fills what the mock keeps: the
+//!   first 10 % are then the steady state, not the filling of the journal and the events.
 //!   `soak_rss_first` / `soak_rss_last` (MiB): VmRSS after each batch of the first / last 10 %
 //!   of batches; `soak_revoke_cpu_first` / `soak_revoke_cpu_last` (ms/revoke): the server CPU of
 //!   a batch's revocations over their count, same batches. A line per decile on stderr.
@@ -38,8 +40,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use desktop_testkit::{free_ports, millis_since, report, terminate};
 use mock_okta::{
-    SigningKey, DEFAULT_AUTHORIZATION_SERVER, DEMO_CLIENT_ID, DEMO_POST_LOGOUT_REDIRECT_URI,
-    DEMO_REDIRECT_URI, DEMO_USERNAME,
+    SigningKey, DEFAULT_AUTHORIZATION_SERVER, DEFAULT_HISTORY, DEMO_CLIENT_ID,
+    DEMO_POST_LOGOUT_REDIRECT_URI, DEMO_REDIRECT_URI, DEMO_USERNAME,
 };
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Response, StatusCode};
@@ -556,15 +558,26 @@ fn mean(values: impl ExactSizeIterator<Item = f64>) -> f64 {
     values.sum::<f64>() / count
 }
 
-/// The soak figures, over `flows` rounded down to whole batches (one at least).
+/// The soak figures, over `flows` rounded down to whole batches (one at least), after a
+/// warm-up that fills what the mock keeps (its history: journal, events, inactive tokens)
+/// twice over, so that what is measured is the steady state, where each new record evicts an
+/// old one.
 async fn soak(server: &Server, clients: usize, flows: usize) {
     let workers = server.workers(clients);
+    let warm_up = 2 * DEFAULT_HISTORY;
+    for first in (0..warm_up).step_by(SOAK_BATCH) {
+        soak_batch(server, &workers, first).await;
+    }
+    eprintln!(
+        "soak: warmed up with {warm_up} flows, RSS {:.1} MiB",
+        server.rss_mib()
+    );
     let batches = (flows / SOAK_BATCH).max(1);
     let tenth = (batches / 10).max(1);
     let start = Instant::now();
     let mut done: Vec<Batch> = Vec::with_capacity(batches);
     for index in 0..batches {
-        done.push(soak_batch(server, &workers, index * SOAK_BATCH).await);
+        done.push(soak_batch(server, &workers, warm_up + index * SOAK_BATCH).await);
         if (index + 1) % tenth == 0 {
             let recent = &done[done.len() - tenth..];
             eprintln!(

@@ -126,6 +126,14 @@ impl JournalEntry {
     }
 }
 
+/// What a unit enum value serializes as: the snake_case name the JSON API shows.
+pub(crate) fn serde_name(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// What a handler or fault layer says it did, for the journal's `outcome`.
 #[derive(Debug, Clone)]
 pub(crate) struct Outcome(pub(crate) String);
@@ -133,11 +141,7 @@ pub(crate) struct Outcome(pub(crate) String);
 impl Outcome {
     /// The outcome named as `result` serializes (the snake_case of a result enum).
     pub(crate) fn named(result: &impl Serialize) -> Outcome {
-        let name = serde_json::to_value(result)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        Outcome(name)
+        Outcome(serde_name(result))
     }
 
     /// Adds this outcome to `response`.

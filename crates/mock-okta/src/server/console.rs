@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::{SharedState, ADMIN_PREFIX};
 use crate::config::Lifetimes;
 use crate::faults::{AuthorizationResponseIss, Endpoint, ExpiredHintPolicy, Faults};
-use crate::journal::JournalEntry;
+use crate::journal::{serde_name, JournalEntry};
 use crate::store::shorten;
 
 /// Where the page fetches its live tables from.
@@ -182,14 +182,6 @@ fn time_of(moment: OffsetDateTime) -> String {
     format!("{} {hour:02}:{minute:02}:{second:02}", utc.date())
 }
 
-/// What `value` serializes as: the snake_case name the JSON API shows too.
-fn json_name(value: &impl serde::Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// The client a journaled request names: `client_id`, or the client of Basic credentials.
 fn client_of(entry: &JournalEntry) -> &str {
     entry
@@ -266,7 +258,7 @@ fn live_tables(state: &SharedState) -> String {
                 text(&session.user),
                 text(&session.id),
                 time_of(session.created),
-                json_name(&session.authenticated_by),
+                serde_name(&session.authenticated_by),
                 text(session.client_id.as_deref().unwrap_or("–")),
             )
         })
@@ -274,10 +266,10 @@ fn live_tables(state: &SharedState) -> String {
     let token_rows: String = tokens
         .iter()
         .map(|token| {
-            let state = json_name(&token.state);
+            let state = serde_name(&token.state);
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{state}\">{state}</td><td><code>{}</code></td></tr>",
-                json_name(&token.kind),
+                serde_name(&token.kind),
                 text(&token.client_id),
                 text(&token.user),
                 text(&token.issuer),

@@ -275,6 +275,19 @@ async fn clearing_the_sessions_of_an_unknown_user_is_404() {
         .contains("nobody@example.com"));
 }
 
+/// The console as a browser gets it.
+async fn console_html(mock: &mock_okta::MockOkta) -> String {
+    http(mock)
+        .get(mock.browser_url().join("__admin/").unwrap())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The faults version the console's form was rendered with.
 fn shown_faults_version(html: &str) -> String {
     html.split("name=\"version\" value=\"")
@@ -336,16 +349,7 @@ async fn a_browser_gets_the_console_and_its_forms_change_the_mock() {
     assert_eq!(applied.status(), 303);
     assert_eq!(mock.faults().revoke.status, Some(503));
     assert_eq!(mock.faults().revoke.count, Some(2));
-    let html = http(&mock)
-        .get(console.clone())
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let version = shown_faults_version(&html);
+    let version = shown_faults_version(&console_html(&mock).await);
     let refused = http(&mock)
         .post(mock.browser_url().join("__admin/console/faults").unwrap())
         .form(&[("version", version.as_str()), ("revoke.status", "abc")])
@@ -376,16 +380,7 @@ async fn a_browser_gets_the_console_and_its_forms_change_the_mock() {
 async fn the_console_refuses_a_stale_form_a_cross_site_post_and_a_count_of_0() {
     let mock = start().await;
     let console = |path: &str| mock.browser_url().join(path).unwrap();
-    let html = http(&mock)
-        .get(console("__admin/"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let version = shown_faults_version(&html);
+    let version = shown_faults_version(&console_html(&mock).await);
     // A count runs out after the page was shown: its form is stale.
     mock.update_faults(|faults| {
         faults.revoke.status = Some(503);

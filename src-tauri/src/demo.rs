@@ -14,11 +14,11 @@ pub(crate) struct DemoIdp {
 }
 
 impl DemoIdp {
-    /// Starts mock-okta on 127.0.0.1 with its demo user and client.
-    pub(crate) async fn start() -> Result<Self, StartError> {
-        let mock = MockOkta::start(mock_okta::Config::default())
-            .await
-            .map_err(StartError::Demo)?;
+    /// Starts mock-okta on 127.0.0.1 with its demo user and client; the client requires DPoP
+    /// when the app is set to use it, as its Okta app would.
+    pub(crate) async fn start(require_dpop: bool) -> Result<Self, StartError> {
+        let config = mock_okta::Config::default().with_dpop_required(require_dpop);
+        let mock = MockOkta::start(config).await.map_err(StartError::Demo)?;
         Ok(Self { mock })
     }
 

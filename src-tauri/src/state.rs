@@ -216,7 +216,7 @@ impl ReadySession {
         let (idp, demo) = match &config.okta {
             Some(org) => (IdentityProvider::from_org(org)?, None),
             None => {
-                let demo = DemoIdp::start().await?;
+                let demo = DemoIdp::start(config.dpop).await?;
                 (demo.identity_provider(), Some(demo))
             }
         };

@@ -547,6 +547,38 @@ async fn sign_out_ends_the_app_session_and_the_okta_session_in_the_browser() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn with_dpop_set_the_app_signs_in_and_out_with_tokens_bound_to_its_key() {
+    // The app's Okta client requires DPoP, and the app is set to use it.
+    let config = mock_okta::Config::default().with_dpop_required(true);
+    let mock = MockOkta::start(config).await.expect("start mock-okta");
+    let mut desktop = desktop_for(&mock, HandOff::Gio);
+    desktop.set_env("OKTA_SIGNOUT_DPOP", "true");
+    let driver = Driver::start(&desktop).await;
+    let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+    let keys: Vec<_> = tokens
+        .iter()
+        .filter_map(|token| mock.token(token))
+        .filter(|issued| issued.kind != mock_okta::TokenKind::Id)
+        .map(|issued| issued.dpop_jkt)
+        .collect();
+    assert_eq!(keys.len(), 2, "an access and a refresh token");
+    assert!(
+        keys[0].is_some() && keys.iter().all(|key| *key == keys[0]),
+        "both bound to one key: {keys:?}"
+    );
+    let stored: serde_json::Value =
+        serde_json::from_str(&desktop.stored_session().unwrap()).unwrap();
+    assert!(
+        stored["dpop_key"].is_string(),
+        "the private key lives in the session's keychain entry"
+    );
+
+    driver.click("#sign-out").await;
+    wait_for_outcome(&driver, "completed").await;
+    assert_signed_out_everywhere(&mock, &desktop, &tokens);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sign_out_of_the_app_only_keeps_the_okta_session_for_silent_sso() {
     let mock = start_mock().await;
     let desktop = desktop_for(&mock, HandOff::XdgOpen);

@@ -74,6 +74,11 @@ pub struct ClientConfig {
     /// Sign-out redirect URIs, matched exactly.
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    /// Okta's "Require Demonstrating Proof of Possession (DPoP) header in token requests"
+    /// (General Settings → Proof of possession): token requests need a DPoP proof, and the
+    /// tokens issued are bound to its key.
+    #[serde(default)]
+    pub require_dpop: bool,
 }
 
 impl ClientConfig {
@@ -175,6 +180,7 @@ impl Default for Config {
                 client_secret: None,
                 redirect_uris: vec![DEMO_REDIRECT_URI.to_owned()],
                 post_logout_redirect_uris: vec![DEMO_POST_LOGOUT_REDIRECT_URI.to_owned()],
+                require_dpop: false,
             }],
             users: vec![
                 UserConfig {
@@ -230,6 +236,15 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// This configuration with every client requiring DPoP (Okta's "Require Demonstrating
+    /// Proof of Possession (DPoP) header in token requests"), or none.
+    pub fn with_dpop_required(mut self, required: bool) -> Config {
+        for client in &mut self.clients {
+            client.require_dpop = required;
+        }
+        self
+    }
+
     /// Parses a TOML configuration; absent sections keep the built-in defaults.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text)?;
@@ -370,12 +385,18 @@ mod tests {
         assert_eq!(config.lifetimes.access_token_secs, 3600);
         assert_eq!(config.faults.token.status, Some(503));
         assert_eq!(config.clients, Config::default().clients);
+        assert!(!config.clients[0].require_dpop);
 
         let error = Config::from_toml_str("prot = 1").unwrap_err();
         assert!(
             error.to_string().contains("unknown field `prot`"),
             "{error}"
         );
+        let dpop = Config::from_toml_str(
+            "[[clients]]\nclient_id = \"a\"\nredirect_uris = [\"a:/cb\"]\nrequire_dpop = true",
+        )
+        .unwrap();
+        assert!(dpop.clients[0].require_dpop);
         let error = Config::from_toml_str("[faults.tokn]\nstatus = 1").unwrap_err();
         assert!(error.to_string().contains("tokn"), "{error}");
     }

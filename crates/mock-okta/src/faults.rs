@@ -220,6 +220,9 @@ pub struct Faults {
     /// The ID token of a `refresh_token` grant names another authorization server of the org
     /// as its `iss` (OIDC Core 12.2 again).
     pub refresh_changes_issuer: bool,
+    /// An OpenID Provider without DPoP: discovery omits `dpop_signing_alg_values_supported`
+    /// and the token endpoint ignores DPoP headers (every client gets Bearer tokens).
+    pub dpop_unsupported: bool,
 }
 
 impl Faults {
@@ -251,8 +254,8 @@ impl Faults {
     }
 
     /// Turns off the faults of `endpoint`: its latency, drop and status, and the switches that
-    /// change only its answers. Okta behaviour switches (interstitial, expired hints, `iss`)
-    /// stay.
+    /// change only its answers. Okta behaviour switches (interstitial, expired hints, `iss`,
+    /// DPoP) stay.
     pub fn clear_endpoint(&mut self, endpoint: Endpoint) {
         *self.endpoint_mut(endpoint) = EndpointFault::default();
         match endpoint {

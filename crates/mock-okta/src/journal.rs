@@ -10,8 +10,9 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::dpop::DPOP;
 use crate::faults::Endpoint;
-use crate::server::basic_credentials;
+use crate::server::{basic_credentials, presented_access_token};
 use crate::store::{short_fingerprint, Ring, TokenKind};
 
 /// What kind of secret a journaled parameter held.
@@ -35,6 +36,8 @@ pub enum SecretKind {
     ClientSecret,
     /// The sign-in form's `password`.
     Password,
+    /// A DPoP proof JWT (the `DPoP` header, as the parameter `dpop`).
+    DpopProof,
     /// A parameter the mock does not know as public, fingerprinted in case it is a secret.
     Other,
 }
@@ -104,8 +107,8 @@ pub struct JournalEntry {
     pub path: String,
     /// The protocol endpoint it addressed.
     pub endpoint: Option<Endpoint>,
-    /// Query and form parameters, and the `Authorization` header as `authorization`
-    /// (`client_id` in the clear for Basic credentials).
+    /// Query and form parameters, the `Authorization` header as `authorization`
+    /// (`client_id` in the clear for Basic credentials) and a `DPoP` proof as `dpop`.
     pub params: BTreeMap<String, Param>,
     /// The response's status; none when the connection closed without one.
     pub status: Option<u16>,
@@ -275,18 +278,22 @@ pub(crate) fn params(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
     {
-        // Basic shows its client id, the secret fingerprinted; a bearer token is fingerprinted
-        // as the kind of token it is; anything else is fingerprinted whole.
-        let param = match (basic_credentials(headers), authorization.split_once(' ')) {
+        // Basic shows its client id, the secret fingerprinted; a Bearer or DPoP access token
+        // is fingerprinted as the kind of token it is; anything else is fingerprinted whole.
+        let param = match (basic_credentials(headers), presented_access_token(headers)) {
             (Some((client_id, secret)), _) => {
                 Param::Value(format!("Basic {client_id}:{}", short_fingerprint(&secret)))
             }
-            (None, Some((scheme, value))) if scheme.eq_ignore_ascii_case("bearer") => {
-                token(value.trim())
-            }
-            _ => Param::secret(SecretKind::Other, authorization),
+            (None, Some((_, value))) => token(value),
+            (None, None) => Param::secret(SecretKind::Other, authorization),
         };
         params.insert("authorization".to_owned(), param);
+    }
+    if let Some(proof) = headers.get(DPOP).and_then(|value| value.to_str().ok()) {
+        params.insert(
+            "dpop".to_owned(),
+            Param::secret(SecretKind::DpopProof, proof),
+        );
     }
     params
 }
@@ -364,8 +371,23 @@ mod tests {
             Param::Value(format!("Basic my app:{}", short_fingerprint("s:cret")))
         );
         assert_eq!(
+            journaled("DPoP an-id-token"),
+            Param::secret(SecretKind::IdToken, "an-id-token")
+        );
+        assert_eq!(
             journaled("Digest secret-stuff"),
             Param::secret(SecretKind::Other, "Digest secret-stuff")
+        );
+    }
+
+    #[test]
+    fn a_dpop_proof_is_kept_as_its_fingerprint() {
+        let mut headers = HeaderMap::new();
+        headers.insert(DPOP, "header.claims.signature".parse().unwrap());
+        let kept = params(std::iter::empty(), &headers, |_| None);
+        assert_eq!(
+            kept["dpop"],
+            Param::secret(SecretKind::DpopProof, "header.claims.signature")
         );
     }
 

@@ -4,9 +4,10 @@
 //! redirect URIs, mandatory PKCE S256 for public clients, a real browser session cookie,
 //! `prompt` and `max_age`, RFC 9207 `iss`, one-time codes, refresh token rotation with its grace
 //! period and reuse detection, opaque org-server access tokens, signing-key rotation, RFC 7009
-//! revocation with Okta's cascade, "Clear user sessions", and an end-session endpoint that
-//! verifies `id_token_hint` and `post_logout_redirect_uri`. QA can switch on every fault the
-//! app must survive, and inspect what happened, over `/__admin/` or in process.
+//! revocation with Okta's cascade, "Clear user sessions", an end-session endpoint that
+//! verifies `id_token_hint` and `post_logout_redirect_uri`, and DPoP (RFC 9449) with Okta's
+//! nonces for a client that requires it. QA can switch on every fault the app must survive,
+//! and inspect what happened, over `/__admin/` or in process.
 //!
 //! The issuer and back channel are HTTPS (self-signed CA, [`MockOkta::ca_certificate_pem`]);
 //! the front channel (authorize, sign-in, logout) is also served on a plain-HTTP "browser"
@@ -15,6 +16,7 @@
 #[cfg(feature = "browser")]
 pub mod browser;
 mod config;
+mod dpop;
 mod faults;
 mod journal;
 mod keys;
@@ -288,6 +290,15 @@ impl MockOkta {
         self.state.rotate_signing_key(keep_old).await.swap_remove(0)
     }
 
+    /// Makes a new DPoP nonce, which token responses hand out from now on, and returns it.
+    /// With `keep_previous` the earlier nonces stay accepted (Okta: for three days after each
+    /// was made); without, they are refused at once, so that the client's next token request
+    /// gets `use_dpop_nonce` with the new one. Async like [`MockOkta::rotate_signing_key`],
+    /// though it returns at once.
+    pub async fn rotate_dpop_nonce(&self, keep_previous: bool) -> String {
+        self.state.rotate_dpop_nonce(keep_previous)
+    }
+
     /// How many requests reached `endpoint` (its fault layer, and the handler unless a fault
     /// answered) since start or the last [`MockOkta::reset`]; the sign-in form counts as
     /// [`Endpoint::Authorize`].
@@ -303,7 +314,7 @@ impl MockOkta {
     }
 
     /// Forgets sessions, codes, tokens, events and request counts; restores configured faults
-    /// and lifetimes. Keys (rotated ones included) and certificate stay.
+    /// and lifetimes. Keys (rotated ones included), DPoP nonces and certificate stay.
     pub fn reset(&self) {
         self.state.reset();
     }

@@ -67,6 +67,14 @@ struct Cli {
     /// ID tokens of refresh_token grants name another authorization server as `iss`.
     #[arg(long)]
     refresh_changes_issuer: bool,
+    /// The built-in demo client requires DPoP (RFC 9449) proofs in token requests, as Okta's
+    /// "Require Demonstrating Proof of Possession (DPoP) header in token requests" setting.
+    #[arg(long)]
+    require_dpop: bool,
+    /// A provider without DPoP: discovery does not offer it and token requests' proofs are
+    /// ignored.
+    #[arg(long)]
+    dpop_unsupported: bool,
     /// ID token lifetime in seconds.
     #[arg(long, value_name = "SECS")]
     id_token_lifetime: Option<u64>,
@@ -119,6 +127,19 @@ impl Cli {
         config.plain_http_issuer |= self.plain_http_issuer;
         config.auto_login = self.auto_login.or(config.auto_login);
         config.history = self.history.unwrap_or(config.history);
+        if self.require_dpop {
+            let demo = config
+                .clients
+                .iter_mut()
+                .find(|client| client.client_id == mock_okta::DEMO_CLIENT_ID)
+                .ok_or_else(|| {
+                    mock_okta::ConfigError::Invalid(format!(
+                        "--require-dpop applies to the built-in client {:?}, which the configuration does not have",
+                        mock_okta::DEMO_CLIENT_ID
+                    ))
+                })?;
+            demo.require_dpop = true;
+        }
         if let Some(path) = &self.signing_key {
             config.signing_key_pem = Some(std::fs::read_to_string(path).map_err(|source| {
                 mock_okta::ConfigError::ReadSigningKey {
@@ -146,6 +167,7 @@ impl Cli {
         faults.malformed_discovery |= self.malformed_discovery;
         faults.refresh_changes_subject |= self.refresh_changes_subject;
         faults.refresh_changes_issuer |= self.refresh_changes_issuer;
+        faults.dpop_unsupported |= self.dpop_unsupported;
         faults.authorization_response_iss = self
             .authorization_response_iss
             .unwrap_or(faults.authorization_response_iss);
@@ -237,5 +259,34 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpop_flags_set_the_built_in_client_and_the_switch() {
+        let cli = Cli::parse_from(["mock-okta", "--require-dpop", "--dpop-unsupported"]);
+        let (config, _) = cli.into_config().unwrap();
+        assert!(config.clients.iter().all(|client| client.require_dpop));
+        assert!(config.faults.dpop_unsupported);
+        let (config, _) = Cli::parse_from(["mock-okta"]).into_config().unwrap();
+        assert!(!config.clients[0].require_dpop && !config.faults.dpop_unsupported);
+    }
+
+    #[test]
+    fn require_dpop_needs_the_built_in_client() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            "[[clients]]\nclient_id = \"web\"\nredirect_uris = [\"https://app.example/cb\"]\n",
+        )
+        .unwrap();
+        let path = file.path().to_str().unwrap();
+        let cli = Cli::parse_from(["mock-okta", "--config", path, "--require-dpop"]);
+        let error = cli.into_config().unwrap_err().to_string();
+        assert!(error.contains("--require-dpop"), "{error}");
     }
 }

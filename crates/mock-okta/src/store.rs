@@ -134,6 +134,9 @@ pub struct TokenInfo {
     pub expires_at: OffsetDateTime,
     /// Active, revoked or expired, as of the request.
     pub state: TokenState,
+    /// For a DPoP-bound access or refresh token: the RFC 7638 SHA-256 thumbprint (base64url,
+    /// the `jkt`) of the key it is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// How the mock answered one revoke request.
@@ -260,6 +263,8 @@ pub(crate) struct TokenRecord {
     pub(crate) rotated_grace_until: Option<OffsetDateTime>,
     /// Filed in the history (revoked, expired, or an ID token); the store sets it.
     pub(crate) retired: bool,
+    /// The `jkt` of the DPoP key an access or refresh token is bound to.
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 impl TokenRecord {
@@ -300,6 +305,7 @@ impl TokenRecord {
             issued_at: self.issued_at,
             expires_at: self.expires_at,
             state: self.state(now),
+            dpop_jkt: self.dpop_jkt.clone(),
         }
     }
 }

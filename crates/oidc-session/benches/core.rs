@@ -79,6 +79,7 @@ fn okta_sized_session() -> StoredSession {
             username: Some("ada@example.com".into()),
         },
         signed_in_at: SystemTime::now(),
+        dpop_key: None,
     }
 }
 

@@ -26,6 +26,8 @@ enum EnvValue {
     /// Space-separated, like OAuth's `scope` parameter.
     List,
     Seconds,
+    /// `true`/`false` (or `1`/`0`).
+    Switch,
 }
 
 /// Every key there is, with how its environment override is parsed.
@@ -40,6 +42,7 @@ const KEYS: &[(&str, EnvValue)] = &[
     ("sign_out_timeout_secs", EnvValue::Seconds),
     ("idle_timeout_secs", EnvValue::Seconds),
     ("absolute_timeout_secs", EnvValue::Seconds),
+    ("dpop", EnvValue::Switch),
 ];
 
 /// What is wrong with the configuration, in words that say what to change.
@@ -86,6 +89,7 @@ struct RawConfig {
     sign_out_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
     absolute_timeout_secs: Option<u64>,
+    dpop: Option<bool>,
 }
 
 /// An authorization server's issuer identifier, kept exactly as written: OpenID Connect
@@ -158,6 +162,10 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// Sign out of the app this long after signing in; `None`: never.
     pub absolute_timeout: Option<Duration>,
+    /// Bind the tokens of each new sign-in to a key of its own (DPoP, RFC 9449), as an Okta
+    /// app with "Require Demonstrating Proof of Possession (DPoP) header in token requests"
+    /// expects. Off by default.
+    pub dpop: bool,
 }
 
 impl Config {
@@ -226,6 +234,16 @@ fn env_value(name: &str, value: &str, kind: EnvValue) -> Result<toml::Value, Con
             })?;
             toml::Value::Integer(seconds)
         }
+        EnvValue::Switch => match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => toml::Value::Boolean(true),
+            "false" | "0" => toml::Value::Boolean(false),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    origin: "the environment".into(),
+                    message: format!("{name} must be true or false, not {value:?}"),
+                })
+            }
+        },
     })
 }
 
@@ -287,6 +305,7 @@ impl RawConfig {
                 "absolute_timeout_secs",
                 self.absolute_timeout_secs.or(Some(12 * 60 * 60)),
             )?,
+            dpop: self.dpop.unwrap_or(false),
         })
     }
 }
@@ -468,6 +487,7 @@ mod tests {
         assert_eq!(config.sign_out_timeout, Duration::from_secs(30));
         assert_eq!(config.idle_timeout, Some(Duration::from_secs(900)));
         assert_eq!(config.absolute_timeout, None);
+        assert!(!config.dpop, "DPoP is off unless asked for");
     }
 
     #[test]
@@ -488,6 +508,7 @@ mod tests {
                 ("OKTA_SIGNOUT_SIGN_OUT_TIMEOUT_SECS", "6"),
                 ("OKTA_SIGNOUT_IDLE_TIMEOUT_SECS", "600"),
                 ("OKTA_SIGNOUT_ABSOLUTE_TIMEOUT_SECS", "3600"),
+                ("OKTA_SIGNOUT_DPOP", "TRUE"),
             ],
         )
         .unwrap();
@@ -505,6 +526,14 @@ mod tests {
         assert_eq!(config.sign_out_timeout, Duration::from_secs(6));
         assert_eq!(config.idle_timeout, Some(Duration::from_secs(600)));
         assert_eq!(config.absolute_timeout, Some(Duration::from_secs(3600)));
+        assert!(config.dpop);
+        let off = load("dpop = true\n", &[("OKTA_SIGNOUT_DPOP", "0")]).unwrap();
+        assert!(!off.dpop);
+        let error = message(load("", &[("OKTA_SIGNOUT_DPOP", "yes")]));
+        assert!(
+            error.contains("OKTA_SIGNOUT_DPOP must be true or false"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::dpop::DpopError;
 use crate::vault::VaultError;
 
 /// A cause of any type, kept as an error's source.
@@ -53,6 +54,24 @@ pub enum SessionError {
         /// The TLS error.
         source: BoxError,
     },
+    /// DPoP is on, but the authorization server does not advertise ES256 proofs
+    /// (`dpop_signing_alg_values_supported`).
+    #[error("dpop = true, but {issuer} does not offer DPoP with ES256 (its discovery document lists {}): sign in to an Okta authorization server that does, or set dpop = false in config.toml (or OKTA_SIGNOUT_DPOP=false)", if .advertised.is_empty() { "no DPoP algorithm".to_owned() } else { .advertised.join(", ") })]
+    DpopUnsupported {
+        /// The configured issuer.
+        issuer: String,
+        /// The algorithms it lists, if any.
+        advertised: Vec<String>,
+    },
+    /// DPoP is on, but Okta issued tokens that are not bound to the app's key.
+    #[error("dpop = true, but Okta issued {token_type} tokens, not DPoP-bound ones: in the Okta admin console turn on \"Require Demonstrating Proof of Possession (DPoP) header in token requests\" in the app's General Settings, or set dpop = false in config.toml (or OKTA_SIGNOUT_DPOP=false)")]
+    NotDpopBound {
+        /// The `token_type` Okta answered with.
+        token_type: String,
+    },
+    /// The session's DPoP key could not be made or used.
+    #[error(transparent)]
+    Dpop(#[from] DpopError),
     /// The IdP's discovery document could not be fetched or read, or lacks an endpoint.
     #[error("cannot reach Okta at {issuer}")]
     Discovery {
@@ -137,7 +156,10 @@ impl SessionError {
             | Self::HttpClient(_)
             | Self::IssuerMismatch { .. }
             | Self::NotAnIssuer { .. }
-            | Self::UntrustedCertificate { .. } => "configuration",
+            | Self::UntrustedCertificate { .. }
+            | Self::DpopUnsupported { .. }
+            | Self::NotDpopBound { .. } => "configuration",
+            Self::Dpop(_) => "dpop",
             Self::Discovery { .. } => "discovery",
             Self::Network(_) => "network",
             Self::IdpError { .. } => "idp_error",

@@ -5,6 +5,7 @@
 
 pub mod callback;
 pub mod config;
+pub mod dpop;
 mod error;
 pub mod journal;
 mod loopback_page;
@@ -15,6 +16,7 @@ pub mod tokens;
 pub mod vault;
 
 pub use config::{Config, ConfigError, Issuer, OktaOrg};
+pub use dpop::{DpopError, DpopKey};
 pub use error::{error_chain, SessionError};
 pub use journal::{Journal, SignOutMode, SignOutStep};
 pub use provider::IdentityProvider;

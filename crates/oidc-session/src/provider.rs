@@ -3,6 +3,8 @@
 //! `end_session_endpoint` and `revocation_endpoint`), the authorization request, the code
 //! exchange with full ID token validation, refresh, revocation and the end-session request.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,9 +17,10 @@ use openidconnect::core::{
     CoreTokenResponse,
 };
 use openidconnect::{
-    AccessTokenHash, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError,
-    ClientId, CsrfToken, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
-    JsonWebKeySet, JsonWebKeySetUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    AccessTokenHash, AdditionalProviderMetadata, AsyncHttpClient, AuthorizationCode,
+    ClaimsVerificationError, ClientId, CsrfToken, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, HttpClientError, HttpRequest, HttpResponse, IssuerUrl, JsonWebKeySet,
+    JsonWebKeySetUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
     PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl, RequestTokenError,
     RevocationUrl, Scope, SignatureVerificationError, TokenResponse,
 };
@@ -27,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::{Issuer, OktaOrg};
+use crate::dpop::{self, DpopKey, NonceCache};
 use crate::error::{error_chain, BoxError, SessionError};
 use crate::secret::Sensitive;
 use crate::tokens::{AccessToken, IdToken, RefreshToken, SessionTokens, TokenKind, UserClaims};
@@ -177,6 +181,9 @@ pub(crate) struct OktaEndpoints {
     /// Whether authorization responses name their issuer in `iss` (RFC 9207).
     #[serde(default)]
     pub(crate) authorization_response_iss_parameter_supported: bool,
+    /// The algorithms DPoP proofs may be signed with (RFC 9449 §5.1); none: no DPoP.
+    #[serde(default)]
+    pub(crate) dpop_signing_alg_values_supported: Vec<String>,
 }
 impl AdditionalProviderMetadata for OktaEndpoints {}
 
@@ -243,6 +250,8 @@ pub(crate) struct Provider {
     keys: tokio::sync::Mutex<SigningKeys>,
     http: reqwest::Client,
     discovered_at: Instant,
+    /// The token endpoint's latest DPoP nonce.
+    dpop_nonce: NonceCache,
 }
 
 impl Provider {
@@ -321,6 +330,20 @@ impl Provider {
             }),
             http,
             discovered_at: Instant::now(),
+            dpop_nonce: NonceCache::default(),
+        })
+    }
+
+    /// Whether the server takes DPoP proofs signed as the app signs them (ES256); an error
+    /// that says what to change when it does not.
+    pub(crate) fn check_dpop_support(&self) -> Result<(), SessionError> {
+        let advertised = &self.endpoints.dpop_signing_alg_values_supported;
+        if advertised.iter().any(|alg| alg == dpop::PROOF_ALGORITHM) {
+            return Ok(());
+        }
+        Err(SessionError::DpopUnsupported {
+            issuer: self.issuer.to_string(),
+            advertised: advertised.clone(),
         })
     }
 
@@ -378,59 +401,85 @@ impl Provider {
         }
     }
 
-    /// Exchanges the code for tokens and validates the ID token fully: signature (JWKS),
-    /// issuer, audience, expiry, nonce and `at_hash`.
+    /// Exchanges the code for tokens (bound to `dpop` when given) and validates the ID token
+    /// fully: signature (JWKS), issuer, audience, expiry, nonce and `at_hash`.
     pub(crate) async fn exchange_code(
         &self,
         code: Sensitive<String>,
         request: AuthorizationRequest,
-    ) -> Result<(SessionTokens, UserClaims), SessionError> {
-        let response = self
+        dpop: Option<&DpopKey>,
+    ) -> Result<(SessionTokens, UserClaims), GrantError> {
+        let exchange = self
             .client
             .exchange_code(AuthorizationCode::new(code.expose().clone()))
             .map_err(|error| self.unusable(error))?
-            .set_pkce_verifier(request.verifier)
-            .request_async(&self.http)
-            .await
-            .map_err(token_error)?;
-        let id_token = response.id_token().ok_or_else(|| {
-            SessionError::InvalidIdToken("the token response has no ID token".into())
-        })?;
-        let claims = self
-            .verify_id_token(id_token, &response, Some(&request.nonce))
-            .await?;
-        Ok((tokens_from(&response, id_token, None), claims))
+            .set_pkce_verifier(request.verifier);
+        let response = match dpop {
+            Some(key) => exchange.request_async(&self.with_proofs(key)).await,
+            None => exchange.request_async(&self.http).await,
+        }
+        .map_err(token_error)?;
+        let Some(id_token) = response.id_token() else {
+            return Err(
+                SessionError::InvalidIdToken("the token response has no ID token".into()).into(),
+            );
+        };
+        let issued = || Some(tokens_from(&response, id_token, None));
+        let checked = match check_binding(&response, dpop) {
+            Ok(()) => self
+                .verify_id_token(id_token, &response, Some(&request.nonce))
+                .await
+                .map_err(SessionError::from),
+            Err(error) => Err(error),
+        };
+        match checked {
+            Ok(claims) => Ok((tokens_from(&response, id_token, None), claims)),
+            Err(error) => Err(GrantError {
+                error,
+                issued: issued(),
+            }),
+        }
     }
 
-    /// Refreshes the tokens with `refresh_token`, for the person `subject` names. A refresh
-    /// response without a new refresh token keeps this one; without a new ID token keeps
-    /// `id_token`. A new ID token must name the same issuer and subject (OIDC Core 12.2).
+    /// Refreshes the tokens with `refresh_token` (with a proof of `dpop` when the session has
+    /// a key), for the person `subject` names. A refresh response without a new refresh token
+    /// keeps this one; without a new ID token keeps `id_token`. A new ID token must name the
+    /// same issuer and subject (OIDC Core 12.2).
     pub(crate) async fn refresh(
         &self,
         refresh_token: &RefreshToken,
         id_token: &IdToken,
         subject: &str,
-    ) -> Result<(SessionTokens, Option<UserClaims>), RefreshError> {
+        dpop: Option<&DpopKey>,
+    ) -> Result<(SessionTokens, Option<UserClaims>), GrantError> {
         // Read before asking Okta, so that nothing is issued in vain.
         let id_token: CoreIdToken = id_token.secret().parse().map_err(|error| {
             SessionError::InvalidIdToken(
                 format!("the stored ID token is unreadable: {error}").into(),
             )
         })?;
-        let response = self
+        let secret = openidconnect::RefreshToken::new(refresh_token.secret().to_owned());
+        let exchange = self
             .client
-            .exchange_refresh_token(&openidconnect::RefreshToken::new(
-                refresh_token.secret().to_owned(),
-            ))
-            .map_err(|error| self.unusable(error))?
-            .request_async(&self.http)
-            .await
-            .map_err(token_error)?;
+            .exchange_refresh_token(&secret)
+            .map_err(|error| self.unusable(error))?;
+        let response = match dpop {
+            Some(key) => exchange.request_async(&self.with_proofs(key)).await,
+            None => exchange.request_async(&self.http).await,
+        }
+        .map_err(token_error)?;
+        // Okta has issued the tokens, and may have rotated the refresh token away: an answer
+        // the app cannot use leaves live tokens to revoke.
+        if let Err(error) = check_binding(&response, dpop) {
+            let id_token = response.id_token().unwrap_or(&id_token);
+            return Err(GrantError {
+                error,
+                issued: Some(tokens_from(&response, id_token, Some(refresh_token))),
+            });
+        }
         match response.id_token() {
             Some(fresh_id_token) => {
-                // Okta has issued the tokens, and may have rotated the refresh token away:
-                // an answer the app cannot use leaves live tokens to revoke.
-                let unusable = |error| RefreshError {
+                let unusable = |error| GrantError {
                     error,
                     issued: Some(tokens_from(&response, fresh_id_token, None)),
                 };
@@ -445,6 +494,15 @@ impl Provider {
                 Ok((tokens, Some(claims)))
             }
             None => Ok((tokens_from(&response, &id_token, Some(refresh_token)), None)),
+        }
+    }
+
+    /// The HTTP client of a token request bound to `key`.
+    fn with_proofs<'a>(&'a self, key: &'a DpopKey) -> ProvingClient<'a> {
+        ProvingClient {
+            http: &self.http,
+            key,
+            nonce: &self.dpop_nonce,
         }
     }
 
@@ -725,16 +783,17 @@ impl From<IdTokenProblem> for SessionError {
     }
 }
 
-/// A refresh that failed; when Okta answered but the app cannot use the answer, the tokens it
-/// issued, which are live (and may have replaced the refresh token), to be revoked.
-pub(crate) struct RefreshError {
+/// A token request (code exchange or refresh) that failed; when Okta answered but the app
+/// cannot use the answer, the tokens it issued, which are live (and may have replaced the
+/// refresh token), to be revoked.
+pub(crate) struct GrantError {
     /// What went wrong.
     pub(crate) error: SessionError,
     /// The tokens Okta issued with an answer the app cannot use.
     pub(crate) issued: Option<SessionTokens>,
 }
 
-impl From<SessionError> for RefreshError {
+impl From<SessionError> for GrantError {
     fn from(error: SessionError) -> Self {
         Self {
             error,
@@ -755,6 +814,76 @@ fn user_claims(claims: &CoreIdTokenClaims) -> UserClaims {
             .preferred_username()
             .map(|username| username.to_string()),
     }
+}
+
+/// With a DPoP key, the tokens must come back bound to it (`token_type` `DPoP`, RFC 9449
+/// §5): a server that ignored the proof issued bearer tokens that anyone holding them can use.
+fn check_binding(response: &CoreTokenResponse, dpop: Option<&DpopKey>) -> Result<(), SessionError> {
+    let token_type = response.token_type().as_ref();
+    if dpop.is_none() || token_type.eq_ignore_ascii_case("DPoP") {
+        return Ok(());
+    }
+    Err(SessionError::NotDpopBound {
+        token_type: token_type.to_owned(),
+    })
+}
+
+/// The HTTP client of DPoP-bound token requests: each request carries a fresh proof with the
+/// server's latest nonce, and goes once more when the server answers that it wants a new one
+/// (`400 use_dpop_nonce` with a `DPoP-Nonce` header, RFC 9449 §8). Never follows redirects,
+/// like the client it wraps.
+struct ProvingClient<'a> {
+    http: &'a reqwest::Client,
+    key: &'a DpopKey,
+    nonce: &'a NonceCache,
+}
+
+impl<'c> AsyncHttpClient<'c> for ProvingClient<'_> {
+    type Error = HttpClientError<reqwest::Error>;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Self::Error>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let url = Url::parse(&parts.uri.to_string())
+                .map_err(|error| HttpClientError::Other(error.to_string()))?;
+            let mut asked_for_nonce = false;
+            loop {
+                let proof = self
+                    .key
+                    .proof(parts.method.as_str(), &url, self.nonce.current().as_deref())
+                    .map_err(|error| HttpClientError::Other(error_chain(&error)))?;
+                let mut attempt = HttpRequest::new(body.clone());
+                *attempt.method_mut() = parts.method.clone();
+                *attempt.uri_mut() = parts.uri.clone();
+                *attempt.headers_mut() = parts.headers.clone();
+                attempt.headers_mut().insert(
+                    dpop::PROOF_HEADER,
+                    proof.parse().map_err(|_| {
+                        HttpClientError::Other("a DPoP proof is not a header".into())
+                    })?,
+                );
+                let response = self.http.call(attempt).await?;
+                let nonce_given = self.nonce.remember(response.headers());
+                if nonce_given && !asked_for_nonce && wants_new_nonce(&response) {
+                    asked_for_nonce = true;
+                    continue;
+                }
+                return Ok(response);
+            }
+        })
+    }
+}
+
+/// Whether a token endpoint's answer is `400 use_dpop_nonce`.
+fn wants_new_nonce(response: &HttpResponse) -> bool {
+    #[derive(Deserialize)]
+    struct OAuthError {
+        error: String,
+    }
+    response.status() == reqwest::StatusCode::BAD_REQUEST
+        && serde_json::from_slice::<OAuthError>(response.body())
+            .is_ok_and(|answer| answer.error == "use_dpop_nonce")
 }
 
 fn tokens_from(

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::dpop::DpopKey;
 use crate::secret::Sensitive;
 
 /// A token type whose value is a secret, in the manner of oauth2's `new_secret_type!`:
@@ -152,6 +153,8 @@ pub struct StoredSession {
     pub user: UserClaims,
     /// When they signed in (for the absolute timeout).
     pub signed_in_at: SystemTime,
+    /// The key the tokens are bound to (DPoP), made at sign-in and kept with them.
+    pub dpop_key: Option<DpopKey>,
 }
 
 #[cfg(test)]
@@ -173,6 +176,7 @@ impl StoredSession {
                 username: None,
             },
             signed_in_at: from_unix_seconds(1_700_000_000),
+            dpop_key: None,
         }
     }
 }

@@ -24,6 +24,10 @@ pub(crate) fn routes() -> Router<SharedState> {
         .route("/console/faults", post(console::apply_faults))
         .route("/console/lifetimes", post(console::apply_lifetimes))
         .route("/console/rotate-key", post(console::rotate_key))
+        .route(
+            "/console/rotate-dpop-nonce",
+            post(console::rotate_dpop_nonce),
+        )
         .route("/console/reset", post(console::reset))
         .route("/sessions", get(sessions))
         .route("/users/{username}/sessions", delete(clear_user_sessions))
@@ -35,6 +39,7 @@ pub(crate) fn routes() -> Router<SharedState> {
         .route("/lifetimes", get(lifetimes).put(put_lifetimes))
         .route("/keys", get(keys))
         .route("/keys/rotate", post(rotate_keys))
+        .route("/dpop-nonce/rotate", post(rotate_dpop_nonce))
         .route("/reset", post(reset))
 }
 
@@ -56,6 +61,7 @@ pub(crate) async fn index(State(state): State<SharedState>, headers: HeaderMap) 
             "GET|PUT /__admin/lifetimes",
             "GET /__admin/keys",
             "POST /__admin/keys/rotate",
+            "POST /__admin/dpop-nonce/rotate",
             "POST /__admin/reset",
         ]
     }))
@@ -199,6 +205,37 @@ async fn rotate_keys(
     Json(Rotated {
         kid: published[0].clone(),
         published,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NonceRotateRequest {
+    #[serde(default = "keep_previous_by_default")]
+    keep_previous: bool,
+}
+
+/// Okta keeps accepting a nonce for three days after it was made.
+fn keep_previous_by_default() -> bool {
+    true
+}
+
+#[derive(Serialize)]
+struct RotatedNonce {
+    /// The nonce token responses hand out from now on.
+    nonce: String,
+}
+
+/// The body is optional: without one, the earlier nonces stay accepted.
+async fn rotate_dpop_nonce(
+    State(state): State<SharedState>,
+    request: Option<Json<NonceRotateRequest>>,
+) -> Json<RotatedNonce> {
+    let keep_previous = request.map_or_else(keep_previous_by_default, |Json(request)| {
+        request.keep_previous
+    });
+    Json(RotatedNonce {
+        nonce: state.rotate_dpop_nonce(keep_previous),
     })
 }
 

@@ -1,6 +1,7 @@
 //! The console QA looks at: `GET /__admin/` in a browser. It shows, refreshed every second,
 //! the browser sessions, the tokens (never their text) and the last requests, and has a form
-//! for every fault and Okta behaviour switch, the token lifetimes, key rotation and reset.
+//! for every fault and Okta behaviour switch, the token lifetimes, key and DPoP nonce rotation
+//! and reset.
 //! Scripts keep the JSON: the same URL answers JSON unless the client asks for HTML.
 
 use std::collections::HashMap;
@@ -32,7 +33,7 @@ struct Field<T, V> {
 }
 
 /// The on/off fault and behaviour switches.
-const SWITCHES: [Field<Faults, bool>; 6] = [
+const SWITCHES: [Field<Faults, bool>; 7] = [
     Field {
         name: "logout_error_page",
         label: "Logout answers with the 400 error page",
@@ -62,6 +63,11 @@ const SWITCHES: [Field<Faults, bool>; 6] = [
         name: "refresh_changes_issuer",
         label: "Refreshed ID tokens name another iss",
         of: |faults| &mut faults.refresh_changes_issuer,
+    },
+    Field {
+        name: "dpop_unsupported",
+        label: "No DPoP: discovery does not offer it and token requests' proofs are ignored (a provider without DPoP)",
+        of: |faults| &mut faults.dpop_unsupported,
     },
 ];
 
@@ -141,6 +147,7 @@ input[type=number] {{ width: 7em; }}
 {lifetimes}
 <section><h2>Keys and state</h2>
 <form method="post" action="{ADMIN_PREFIX}/console/rotate-key"><button id="rotate-key" type="submit">Rotate the signing key (keep the old one published)</button></form>
+<form method="post" action="{ADMIN_PREFIX}/console/rotate-dpop-nonce"><label><input type="checkbox" name="keep_previous" id="keep_previous"> keep the earlier DPoP nonces accepted (Okta: three days)</label> <button id="rotate-dpop-nonce" type="submit">Rotate the DPoP nonce</button></form>
 <form method="post" action="{ADMIN_PREFIX}/console/reset"><button id="reset" type="submit">Reset: forget sessions, tokens, events; restore configured switches</button></form>
 </section>
 <script>
@@ -268,12 +275,13 @@ fn live_tables(state: &SharedState) -> String {
         .map(|token| {
             let state = serde_name(&token.state);
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{state}\">{state}</td><td><code>{}</code></td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{state}\">{state}</td><td>{}</td><td><code>{}</code></td></tr>",
                 serde_name(&token.kind),
                 text(&token.client_id),
                 text(&token.user),
                 text(&token.issuer),
                 time_of(token.expires_at),
+                binding(token.dpop_jkt.as_deref()),
                 shorten(&token.fingerprint),
             )
         })
@@ -305,12 +313,23 @@ fn live_tables(state: &SharedState) -> String {
          <section><h2>Sessions ({sessions_count})</h2>\n\
          <table id=\"sessions\"><tr><th>user</th><th>session id</th><th>since</th><th>signed in by</th><th>client</th></tr>{session_rows}</table></section>\n\
          <section><h2>Tokens ({tokens_kept} kept, newest {LIVE_ROWS} shown)</h2>\n\
-         <table id=\"tokens\"><tr><th>kind</th><th>client</th><th>user</th><th>issuer</th><th>expires</th><th>state</th><th>fingerprint</th></tr>{token_rows}</table></section>\n\
+         <table id=\"tokens\"><tr><th>kind</th><th>client</th><th>user</th><th>issuer</th><th>expires</th><th>state</th><th>bound to</th><th>fingerprint</th></tr>{token_rows}</table></section>\n\
          <section><h2>Last requests ({requests_kept} kept, newest {LIVE_ROWS} shown)</h2>\n\
          <table id=\"requests\"><tr><th>#</th><th>time</th><th>method</th><th>path</th><th>status</th><th>client</th><th>outcome</th></tr>{request_rows}</table></section>",
         faults = faults_in_force(&state.faults()),
         sessions_count = sessions.len(),
     )
+}
+
+/// The DPoP key a token is bound to: the start of its `jkt` (public, a key's thumbprint).
+fn binding(dpop_jkt: Option<&str>) -> String {
+    match dpop_jkt {
+        Some(jkt) => format!(
+            "DPoP <code>{}…</code>",
+            text(&jkt.chars().take(8).collect::<String>())
+        ),
+        None => "–".to_owned(),
+    }
 }
 
 fn checkbox(name: &str, checked: bool) -> String {
@@ -571,6 +590,20 @@ pub(crate) async fn rotate_key(State(state): State<SharedState>, headers: Header
         return cross_site();
     }
     state.rotate_signing_key(true).await;
+    back_to_console()
+}
+
+/// `POST /__admin/console/rotate-dpop-nonce`: a new nonce; the earlier ones stay accepted
+/// only when the form says so.
+pub(crate) async fn rotate_dpop_nonce(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !from_this_origin(&headers) {
+        return cross_site();
+    }
+    state.rotate_dpop_nonce(form.contains_key("keep_previous"));
     back_to_console()
 }
 

@@ -7,6 +7,7 @@ use axum::Extension;
 use axum::Json;
 
 use super::{AuthServer, RequestFaults, SharedState};
+use crate::dpop::DPOP_SIGNING_ALGS;
 
 /// The discovery document. Front-channel endpoints point at the plain-HTTP browser origin so a
 /// person's browser never meets the self-signed certificate; everything else stays on HTTPS.
@@ -56,6 +57,10 @@ pub(crate) async fn document(
     // RFC 9207 §3: absent means false, as older Okta orgs have it.
     if faults.authorization_response_iss.is_advertised() {
         document["authorization_response_iss_parameter_supported"] = true.into();
+    }
+    // RFC 9449 §5.1: absent means no DPoP, as at a provider without it.
+    if !faults.dpop_unsupported {
+        document["dpop_signing_alg_values_supported"] = DPOP_SIGNING_ALGS.as_slice().into();
     }
     Json(document).into_response()
 }

@@ -13,7 +13,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
-use super::ConnectionAbort;
+use super::{ConnectionAbort, ConnectionScheme};
 
 pub(crate) type TlsAcceptor = tokio_rustls::TlsAcceptor;
 
@@ -90,22 +90,26 @@ async fn serve_connection(stream: TcpStream, tls: Option<TlsAcceptor>, router: R
     let abort = CancellationToken::new();
     match tls {
         Some(acceptor) => match acceptor.accept(stream).await {
-            Ok(stream) => serve_http(stream, router, abort).await,
+            Ok(stream) => serve_http(stream, ConnectionScheme("https"), router, abort).await,
             Err(error) => tracing::debug!(%error, "TLS handshake failed"),
         },
-        None => serve_http(stream, router, abort).await,
+        None => serve_http(stream, ConnectionScheme("http"), router, abort).await,
     }
 }
 
-async fn serve_http<S>(stream: S, router: Router, abort: CancellationToken)
-where
+async fn serve_http<S>(
+    stream: S,
+    scheme: ConnectionScheme,
+    router: Router,
+    abort: CancellationToken,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let request_abort = abort.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request
-            .extensions_mut()
-            .insert(ConnectionAbort(request_abort.clone()));
+        let extensions = request.extensions_mut();
+        extensions.insert(ConnectionAbort(request_abort.clone()));
+        extensions.insert(scheme);
         router.clone().oneshot(request)
     });
     let connection =

@@ -25,6 +25,7 @@ use base64::Engine as _;
 use url::Url;
 
 use crate::config::{Config, Lifetimes, DEFAULT_AUTHORIZATION_SERVER};
+use crate::dpop::{DpopVerifier, ProofTarget};
 use crate::faults::{Endpoint, Faults};
 use crate::journal::{self, Journal, JournalEntry, Outcome};
 use crate::keys::KeyStore;
@@ -54,6 +55,8 @@ pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) urls: Urls,
     pub(crate) keys: KeyStore,
+    /// DPoP nonces and the proofs seen, for every authorization server.
+    pub(crate) dpop: DpopVerifier,
     store: Mutex<Store>,
     journal: Mutex<Journal>,
     faults: RwLock<Faults>,
@@ -75,6 +78,7 @@ impl AppState {
             lifetimes: RwLock::new(config.lifetimes),
             urls,
             keys,
+            dpop: DpopVerifier::new(),
             store: Mutex::new(Store::new(config.history)),
             journal: Mutex::new(Journal::new(config.history)),
             config,
@@ -165,7 +169,7 @@ impl AppState {
     }
 
     /// Forgets sessions, codes, tokens, events and request counts, and restores the configured
-    /// faults and lifetimes; keys and certificate stay.
+    /// faults and lifetimes; keys, DPoP nonces and certificate stay.
     pub(crate) fn reset(&self) {
         *self.store() = Store::new(self.config.history);
         self.journal().clear();
@@ -182,6 +186,13 @@ impl AppState {
         let published = self.keys.rotate(keep_old).await.kids();
         tracing::info!(keep_old, ?published, "signing key rotated");
         published
+    }
+
+    /// Makes a new DPoP nonce (see [`crate::MockOkta::rotate_dpop_nonce`]) and returns it.
+    pub(crate) fn rotate_dpop_nonce(&self, keep_previous: bool) -> String {
+        let nonce = self.dpop.rotate_nonce(keep_previous);
+        tracing::info!(keep_previous, "DPoP nonce rotated");
+        nonce
     }
 
     /// Ends the browser sessions and revokes the tokens of `username`.
@@ -273,6 +284,33 @@ impl FromRequestParts<SharedState> for AuthServer {
             });
             Err((StatusCode::NOT_FOUND, Json(body)).into_response())
         }
+    }
+}
+
+impl FromRequestParts<SharedState> for ProofTarget {
+    type Rejection = std::convert::Infallible;
+
+    /// The request's method and target URI: the scheme of the listener it reached, the `Host`
+    /// it named and its path, as the client that signed the proof saw them.
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let scheme = parts
+            .extensions
+            .get::<ConnectionScheme>()
+            .map(|ConnectionScheme(scheme)| *scheme);
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok());
+        let uri = scheme.zip(host).and_then(|(scheme, host)| {
+            Url::parse(&format!("{scheme}://{host}{}", parts.uri.path())).ok()
+        });
+        Ok(ProofTarget {
+            method: parts.method.clone(),
+            uri,
+        })
     }
 }
 
@@ -372,6 +410,33 @@ pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)>
             .map(|text| text.into_owned())
     };
     Some((decode(id)?, decode(secret)?))
+}
+
+/// How a request presents its access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenScheme {
+    /// `Authorization: Bearer <token>` (RFC 6750).
+    Bearer,
+    /// `Authorization: DPoP <token>`, with a proof in the `DPoP` header (RFC 9449 §7.1).
+    Dpop,
+}
+
+/// The access token of `Authorization: Bearer <token>` or `DPoP <token>`, scheme in any case
+/// (RFC 9110 §11.1).
+pub(crate) fn presented_access_token(headers: &HeaderMap) -> Option<(TokenScheme, &str)> {
+    let (scheme, token) = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')?;
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        TokenScheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        TokenScheme::Dpop
+    } else {
+        return None;
+    };
+    Some((scheme, token.trim()))
 }
 
 /// The value of the Okta session cookie, if the browser sent one.
@@ -474,6 +539,11 @@ fn with_faults(
 /// Set on every request by the connection that carries it, so a fault can drop it.
 #[derive(Clone)]
 pub(crate) struct ConnectionAbort(pub(crate) tokio_util::sync::CancellationToken);
+
+/// Set on every request by the listener that accepted it: `https` or `http`, the scheme of
+/// the URI the client addressed (what a DPoP proof's `htu` names).
+#[derive(Clone, Copy)]
+pub(crate) struct ConnectionScheme(pub(crate) &'static str);
 
 /// The faults in force for the request at hand (see [`AppState::faults_for_request`]), for
 /// the handlers whose answer a fault switch changes.

@@ -1,7 +1,7 @@
 //! The back channel: `/v1/token`, `/v1/revoke`, `/v1/introspect`, `/v1/userinfo`, `/v1/keys`.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,9 +11,11 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::{
-    basic_credentials, no_store_headers, AuthServer, OAuthError, RequestFaults, SharedState,
+    basic_credentials, no_store_headers, presented_access_token, AuthServer, OAuthError,
+    RequestFaults, SharedState, TokenScheme,
 };
 use crate::config::{ClientConfig, Config, UserConfig};
+use crate::dpop::{DpopProof, ProofError, ProofTarget, ProofUse, DPOP_NONCE};
 use crate::faults::Faults;
 use crate::journal::Outcome;
 use crate::keys::{at_hash, SigningKey};
@@ -98,27 +100,64 @@ pub(crate) async fn token(
     State(state): State<SharedState>,
     Extension(RequestFaults(faults)): Extension<RequestFaults>,
     server: AuthServer,
+    target: ProofTarget,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, OAuthError> {
     // Up to two RSA signatures, about a millisecond of CPU: off the threads that serve the
     // other requests meanwhile.
-    tokio::task::spawn_blocking(move || grant(&state, &faults, &server, &headers, &form))
+    tokio::task::spawn_blocking(move || grant(&state, &faults, &server, &target, &headers, &form))
         .await
         .expect("a token request does not panic")
+}
+
+impl From<ProofError> for OAuthError {
+    fn from(error: ProofError) -> OAuthError {
+        OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            error.error_code(),
+            &error.to_string(),
+        )
+    }
 }
 
 fn grant(
     state: &SharedState,
     faults: &Faults,
     server: &AuthServer,
+    target: &ProofTarget,
     headers: &HeaderMap,
     form: &TokenForm,
 ) -> Result<Response, OAuthError> {
     let client = form.client.authenticate(&state.config, headers)?;
+    if !client.require_dpop || faults.dpop_unsupported {
+        return exchange(state, faults, server, form, client, None);
+    }
+    // The proof comes first: a refused one must not burn the code.
+    let answer = state
+        .dpop
+        .verify(headers, target, ProofUse::TokenRequest)
+        .map_err(OAuthError::from)
+        .and_then(|proof| exchange(state, faults, server, form, client, Some(proof)));
+    // Okta: the app saves the nonce from every token response, errors included.
+    let mut response = answer.unwrap_or_else(IntoResponse::into_response);
+    let nonce = HeaderValue::from_str(&state.dpop.nonce()).expect("a nonce is base64url");
+    response.headers_mut().insert(DPOP_NONCE, nonce);
+    Ok(response)
+}
+
+/// The grant of `form`, for `client`; with a DPoP `proof`, the tokens are bound to its key.
+fn exchange(
+    state: &SharedState,
+    faults: &Faults,
+    server: &AuthServer,
+    form: &TokenForm,
+    client: &ClientConfig,
+    proof: Option<DpopProof>,
+) -> Result<Response, OAuthError> {
     let grant = match form.grant_type.as_deref() {
-        Some("authorization_code") => code_grant(state, form, client, server)?,
-        Some("refresh_token") => refresh_grant(state, faults, form, client, server)?,
+        Some("authorization_code") => code_grant(state, form, client, server, proof)?,
+        Some("refresh_token") => refresh_grant(state, faults, form, client, server, proof)?,
         Some(_) => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
@@ -153,6 +192,8 @@ struct Grant<'a> {
     id_token_subject: String,
     /// `iss` of the ID token when a fault makes it another server's.
     id_token_issuer: Option<String>,
+    /// The `jkt` of the DPoP key the access and refresh tokens are bound to.
+    dpop_jkt: Option<String>,
 }
 
 enum RefreshTokenPlan {
@@ -169,6 +210,7 @@ fn code_grant<'a>(
     form: &TokenForm,
     client: &ClientConfig,
     server: &AuthServer,
+    proof: Option<DpopProof>,
 ) -> Result<Grant<'a>, OAuthError> {
     let code = form
         .code
@@ -221,6 +263,7 @@ fn code_grant<'a>(
         grant_id: random_id("grant."),
         id_token_subject: user.sub.clone(),
         id_token_issuer: None,
+        dpop_jkt: proof.map(|proof| proof.jkt),
     })
 }
 
@@ -230,6 +273,7 @@ fn refresh_grant<'a>(
     form: &TokenForm,
     client: &ClientConfig,
     server: &AuthServer,
+    proof: Option<DpopProof>,
 ) -> Result<Grant<'a>, OAuthError> {
     let presented = form
         .refresh_token
@@ -249,6 +293,13 @@ fn refresh_grant<'a>(
         })
         .cloned()
         .ok_or_else(invalid)?;
+    // Only the holder of its key may use a bound refresh token, so a thief cannot set off
+    // reuse detection either. (Without DPoP in force there is no proof to compare.)
+    if let (Some(bound), Some(proof)) = (&record.dpop_jkt, &proof) {
+        if *bound != proof.jkt {
+            return Err(ProofError::RefreshTokenKey.into());
+        }
+    }
     if record.is_reuse_after_grace(now) {
         tracing::info!("refresh token reuse after the grace period: revoking the grant");
         store.revoke_grant(&record.grant_id);
@@ -300,6 +351,7 @@ fn refresh_grant<'a>(
         id_token_issuer: faults
             .refresh_changes_issuer
             .then(|| server.another().issuer(&state.urls)),
+        dpop_jkt: proof.map(|proof| proof.jkt),
     })
 }
 
@@ -327,6 +379,14 @@ struct AccessTokenClaims<'a> {
     uid: &'a str,
     scp: &'a [String],
     auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<'a>>,
+}
+
+/// RFC 9449 §6.1: the DPoP key an access token is bound to.
+#[derive(Serialize)]
+struct Confirmation<'a> {
+    jkt: &'a str,
 }
 
 #[derive(Serialize)]
@@ -382,6 +442,8 @@ fn issue_tokens(
         grant_id: grant.grant_id.clone(),
         rotated_grace_until: None,
         retired: false,
+        // ID tokens are not bound (RFC 9449 binds access and refresh tokens).
+        dpop_jkt: grant.dpop_jkt.clone().filter(|_| kind != TokenKind::Id),
     };
 
     let refresh_token = match grant.refresh_token {
@@ -413,6 +475,7 @@ fn issue_tokens(
             uid: &grant.user.sub,
             scp: &grant.scopes,
             auth_time: grant.auth_time.unix_timestamp(),
+            cnf: grant.dpop_jkt.as_deref().map(|jkt| Confirmation { jkt }),
         }),
     };
     state.store().record_token(record(
@@ -451,12 +514,21 @@ fn issue_tokens(
     });
 
     TokenResponse {
-        token_type: "Bearer",
+        token_type: token_type(grant.dpop_jkt.is_some()),
         expires_in: lifetimes.access_token_secs,
         access_token,
         scope: grant.scopes.join(" "),
         refresh_token,
         id_token,
+    }
+}
+
+/// How an access token is used: `DPoP` when bound to a key (RFC 9449 §5), else `Bearer`.
+fn token_type(dpop_bound: bool) -> &'static str {
+    if dpop_bound {
+        "DPoP"
+    } else {
+        "Bearer"
     }
 }
 
@@ -560,7 +632,7 @@ pub(crate) async fn introspect(
         None => serde_json::json!({ "active": false }),
         Some(record) => {
             let token_type = match record.kind {
-                TokenKind::Access => "Bearer",
+                TokenKind::Access => token_type(record.dpop_jkt.is_some()),
                 TokenKind::Refresh => "refresh_token",
                 TokenKind::Id => "id_token",
             };
@@ -568,7 +640,7 @@ pub(crate) async fn introspect(
                 .config
                 .user(&record.username)
                 .map_or(record.username.as_str(), |user| user.sub.as_str());
-            serde_json::json!({
+            let mut body = serde_json::json!({
                 "active": true,
                 "token_type": token_type,
                 "scope": record.scopes.join(" "),
@@ -579,45 +651,28 @@ pub(crate) async fn introspect(
                 "aud": record.audience,
                 "iat": record.issued_at.unix_timestamp(),
                 "exp": record.expires_at.unix_timestamp(),
-            })
+            });
+            // RFC 9449 §6.2: the key a bound token is for.
+            if let Some(jkt) = &record.dpop_jkt {
+                body["cnf"] = serde_json::json!({ "jkt": jkt });
+            }
+            body
         }
     };
     Ok((no_store_headers(), Json(body)).into_response())
 }
 
-/// The OIDC UserInfo endpoint: claims for the scopes of a live access token.
+/// The OIDC UserInfo endpoint: claims for the scopes of a live access token, presented as
+/// `Bearer`, or as `DPoP` with a proof by its key when it is DPoP-bound.
 pub(crate) async fn userinfo(
     State(state): State<SharedState>,
     server: AuthServer,
+    target: ProofTarget,
     headers: HeaderMap,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let issuer = server.issuer(&state.urls);
-    let record = bearer.and_then(|token| {
-        state
-            .store()
-            .token(token.trim())
-            .filter(|record| {
-                record.kind == TokenKind::Access
-                    && record.issuer == issuer
-                    && record.is_usable(OffsetDateTime::now_utc())
-            })
-            .cloned()
-    });
-    let Some((record, user)) =
-        record.and_then(|record| Some((record.clone(), state.config.user(&record.username)?)))
-    else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Bearer error=\"invalid_token\", error_description=\"The access token is invalid.\"",
-            )],
-        )
-            .into_response();
+    let (record, user) = match token_holder(&state, &server, &target, &headers) {
+        Ok(holder) => holder,
+        Err(refusal) => return refusal.into_response(),
     };
     let has_scope = |wanted: &str| record.scopes.iter().any(|scope| scope == wanted);
     let mut claims = serde_json::json!({ "sub": user.sub });
@@ -630,6 +685,99 @@ pub(crate) async fn userinfo(
         claims["email_verified"] = true.into();
     }
     (no_store_headers(), Json(claims)).into_response()
+}
+
+/// The live access token of the request and its person, or why it is refused.
+fn token_holder<'a>(
+    state: &'a SharedState,
+    server: &AuthServer,
+    target: &ProofTarget,
+    headers: &HeaderMap,
+) -> Result<(TokenRecord, &'a UserConfig), Unauthorized> {
+    let (scheme, token) =
+        presented_access_token(headers).ok_or_else(|| invalid_token(TokenScheme::Bearer))?;
+    let issuer = server.issuer(&state.urls);
+    let record = state
+        .store()
+        .token(token)
+        .filter(|record| {
+            record.kind == TokenKind::Access
+                && record.issuer == issuer
+                && record.is_usable(OffsetDateTime::now_utc())
+        })
+        .cloned()
+        .ok_or_else(|| invalid_token(scheme))?;
+    let user = state
+        .config
+        .user(&record.username)
+        .ok_or_else(|| invalid_token(scheme))?;
+    match (scheme, &record.dpop_jkt) {
+        (TokenScheme::Bearer, None) => {}
+        (TokenScheme::Dpop, Some(bound)) => {
+            let proof = state
+                .dpop
+                .verify(
+                    headers,
+                    target,
+                    ProofUse::Resource {
+                        access_token: token,
+                    },
+                )
+                .map_err(invalid_proof)?;
+            if proof.jkt != *bound {
+                return Err(invalid_proof(ProofError::AccessTokenKey));
+            }
+        }
+        // A bound token as Bearer would let anyone who saw it use it (RFC 9449 §7.2); an
+        // unbound one has no key to prove.
+        (TokenScheme::Bearer, Some(_)) | (TokenScheme::Dpop, None) => {
+            return Err(invalid_token(TokenScheme::Dpop))
+        }
+    }
+    Ok((record, user))
+}
+
+/// A refused access token: 401 with the `WWW-Authenticate` challenge of `scheme` (RFC 6750
+/// §3, RFC 9449 §7.1).
+struct Unauthorized {
+    scheme: TokenScheme,
+    error: &'static str,
+    description: String,
+}
+
+fn invalid_token(scheme: TokenScheme) -> Unauthorized {
+    Unauthorized {
+        scheme,
+        error: "invalid_token",
+        description: "The access token is invalid.".to_owned(),
+    }
+}
+
+fn invalid_proof(error: ProofError) -> Unauthorized {
+    Unauthorized {
+        scheme: TokenScheme::Dpop,
+        error: error.error_code(),
+        description: error.to_string(),
+    }
+}
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        let scheme = match self.scheme {
+            TokenScheme::Bearer => "Bearer",
+            TokenScheme::Dpop => "DPoP",
+        };
+        let challenge = format!(
+            "{scheme} error=\"{}\", error_description=\"{}\"",
+            self.error, self.description
+        );
+        let response = (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, challenge)],
+        )
+            .into_response();
+        Outcome(self.error.to_owned()).attach(response)
+    }
 }
 
 /// The JWKS of every published key.

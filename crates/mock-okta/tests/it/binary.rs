@@ -101,6 +101,8 @@ async fn binary_help_and_bad_config_are_clear() {
         "--refresh-changes-subject",
         "--refresh-changes-issuer",
         "--refresh-token-grace",
+        "--require-dpop",
+        "--dpop-unsupported",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");
     }

@@ -5,6 +5,7 @@ mod authorize;
 mod binary;
 mod browser;
 mod discovery;
+mod dpop;
 mod faults;
 mod journal;
 mod keys;

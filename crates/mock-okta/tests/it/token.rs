@@ -246,6 +246,7 @@ async fn confidential_clients_authenticate_with_basic_or_post() {
         client_secret: Some("s3cret".into()),
         redirect_uris: vec!["https://app.example/callback".into()],
         post_logout_redirect_uris: vec![],
+        require_dpop: false,
     });
     let mock = start_with(config).await;
     let url = mock.base_url().join("oauth2/default/v1/token").unwrap();

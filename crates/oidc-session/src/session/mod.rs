@@ -58,7 +58,7 @@ pub enum SignedOutReason {
     /// signed in.
     IdentityChanged,
     /// Okta's answer to a renewal could not be verified (e.g. signed with a key it does not
-    /// publish).
+    /// publish), or, with DPoP on, its tokens were not bound to the session's key.
     UnverifiedAnswer,
     /// The session reached its absolute timeout.
     Expired,
@@ -273,6 +273,14 @@ impl SessionManager {
             self.http.clone(),
         )
         .await;
+        // With DPoP on, a server that cannot bind tokens is a setting to fix, never a session
+        // to start with bearer tokens.
+        let discovered = discovered.and_then(|provider| {
+            if self.config.dpop {
+                provider.check_dpop_support()?;
+            }
+            Ok(provider)
+        });
         match (discovered, cached.as_ref()) {
             (Ok(provider), _) => {
                 let provider = Arc::new(provider);

@@ -14,7 +14,7 @@ use super::revocation::{FIRST_RETRY, MAX_RETRY};
 use super::{SessionManager, SignedOutReason, State};
 use crate::error::{error_chain, SessionError};
 use crate::journal::SignOutMode;
-use crate::provider::RefreshError;
+use crate::provider::GrantError;
 use crate::tokens::StoredSession;
 use crate::vault::{PendingSignOut, QueuedToken};
 
@@ -57,6 +57,7 @@ impl SessionManager {
                 refresh_token,
                 &session.tokens.id_token,
                 &session.user.subject,
+                session.dpop_key.as_ref(),
             )
             .await;
         match refreshed {
@@ -65,8 +66,9 @@ impl SessionManager {
                 tokens,
                 user: user.unwrap_or_else(|| session.user.clone()),
                 signed_in_at: session.signed_in_at,
+                dpop_key: session.dpop_key.clone(),
             }),
-            Err(RefreshError { error, issued }) => {
+            Err(GrantError { error, issued }) => {
                 if let Some(issued) = issued {
                     self.queue_unused(&issued).await;
                 }
@@ -93,7 +95,9 @@ impl SessionManager {
                 self.require_fresh_login(true);
                 SignedOutReason::IdentityChanged
             }
-            SessionError::InvalidIdToken(_) => SignedOutReason::UnverifiedAnswer,
+            SessionError::InvalidIdToken(_) | SessionError::NotDpopBound { .. } => {
+                SignedOutReason::UnverifiedAnswer
+            }
             _ => return None,
         };
         tracing::warn!(?reason, error = %error_chain(error), "the session cannot be renewed; signing out of the app");

@@ -10,8 +10,10 @@ use tokio::sync::oneshot;
 
 use super::{SessionManager, State};
 use crate::callback::{CallbackKind, CallbackResult};
+use crate::dpop::DpopKey;
 use crate::error::{error_chain, SessionError};
 use crate::loopback_page::Page;
+use crate::provider::GrantError;
 use crate::tokens::{StoredSession, UserClaims};
 
 impl SessionManager {
@@ -111,12 +113,26 @@ impl SessionManager {
             return Err(refused);
         }
         let code = code?;
-        let (tokens, user) = provider.exchange_code(code, request).await?;
+        // A key of its own for every sign-in: nothing of an earlier session can prove for it.
+        let dpop_key = self.config.dpop.then(DpopKey::generate).transpose()?;
+        let (tokens, user) = match provider
+            .exchange_code(code, request, dpop_key.as_ref())
+            .await
+        {
+            Ok(signed_in) => signed_in,
+            Err(GrantError { error, issued }) => {
+                if let Some(issued) = issued {
+                    self.queue_unused(&issued).await;
+                }
+                return Err(error);
+            }
+        };
         let session = StoredSession {
             id: CsrfToken::new_random().into_secret(),
             tokens,
             user,
             signed_in_at: SystemTime::now(),
+            dpop_key,
         };
         self.store(&session, false).await?;
         // A journal still here is an earlier sign-out's that could not be cleared: its

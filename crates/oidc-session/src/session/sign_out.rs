@@ -17,10 +17,11 @@ use super::outcome::Ending;
 use super::revocation::PassError;
 use super::{SessionManager, SignOutOutcome, SignedOutReason, State};
 use crate::callback::{CallbackKind, CallbackResult};
+use crate::dpop::DpopKey;
 use crate::error::{error_chain, SessionError};
 use crate::journal::{JournalRecord, SignOutMode, SignOutStep};
 use crate::loopback_page::Page;
-use crate::provider::{EndSessionError, Provider, RefreshError, RevocationError};
+use crate::provider::{EndSessionError, GrantError, Provider, RevocationError};
 use crate::secret::Sensitive;
 use crate::tokens::{IdToken, RevocableToken, StoredSession};
 use crate::vault::{PendingSignOut, TokenVault};
@@ -50,8 +51,11 @@ impl SessionManager {
         // tokens were staged for revocation when it was stored, so deleting its entry is all
         // it takes; the journal notes meanwhile that a sign-out runs. Whichever of the two a
         // crash cuts short, the next start neither restores the session nor loses its tokens.
+        // Its DPoP key leaves the keychain with it, and stays in memory only for the refresh
+        // of step 4, until this sign-out ends.
         let mut pending = PendingSignOut::from_tokens(&session.tokens, &self.origin());
         let subject = session.user.subject.clone();
+        let dpop_key = session.dpop_key.clone();
         let mut journal = JournalRecord::start(mode, &session.id);
         drop(session);
         let deleting = self.keychain.run(TokenVault::delete_session_entry);
@@ -86,7 +90,7 @@ impl SessionManager {
             // fresh one, while the refresh token still works (what that yields is revoked too).
             if mode == SignOutMode::Full {
                 expired_hint = self
-                    .freshen_id_token(&provider, &mut pending, subject, &mut refreshing)
+                    .freshen_id_token(&provider, &mut pending, subject, dpop_key, &mut refreshing)
                     .await;
             }
             // 5. Revoke.
@@ -225,13 +229,15 @@ impl SessionManager {
         self.events.sign_out_step(record.step);
     }
 
-    /// Refreshes to replace an expired ID token; returns whether the hint stays expired. The
-    /// refresh runs as a task of its own, put in `refreshing`.
+    /// Refreshes to replace an expired ID token (with a proof of `dpop_key` for a DPoP-bound
+    /// session); returns whether the hint stays expired. The refresh runs as a task of its
+    /// own, put in `refreshing`.
     async fn freshen_id_token(
         &self,
         provider: &Arc<Provider>,
         pending: &mut PendingSignOut,
         subject: String,
+        dpop_key: Option<DpopKey>,
         refreshing: &mut Option<JoinHandle<()>>,
     ) -> bool {
         let Some(id_token) = pending.id_token.as_ref() else {
@@ -262,22 +268,24 @@ impl SessionManager {
             let keychain = self.keychain.clone();
             let retries = self.revocations_queued.clone();
             async move {
-                let (fresh, failure) =
-                    match provider.refresh(&refresh_token, &id_token, &subject).await {
-                        Ok((fresh, _)) => (PendingSignOut::from_tokens(&fresh, &origin), None),
-                        // What Okta issued with an unusable answer is revoked all the same.
-                        Err(RefreshError {
-                            error,
-                            issued: Some(issued),
-                        }) => (PendingSignOut::from_tokens(&issued, &origin), Some(error)),
-                        Err(RefreshError {
-                            error,
-                            issued: None,
-                        }) => {
-                            let _ = answer.send(Err(error));
-                            return;
-                        }
-                    };
+                let (fresh, failure) = match provider
+                    .refresh(&refresh_token, &id_token, &subject, dpop_key.as_ref())
+                    .await
+                {
+                    Ok((fresh, _)) => (PendingSignOut::from_tokens(&fresh, &origin), None),
+                    // What Okta issued with an unusable answer is revoked all the same.
+                    Err(GrantError {
+                        error,
+                        issued: Some(issued),
+                    }) => (PendingSignOut::from_tokens(&issued, &origin), Some(error)),
+                    Err(GrantError {
+                        error,
+                        issued: None,
+                    }) => {
+                        let _ = answer.send(Err(error));
+                        return;
+                    }
+                };
                 // The new ID token is this sign-out's hint, in memory: once the sign-out is over
                 // no one would take it out of the keychain again.
                 let queued = PendingSignOut {

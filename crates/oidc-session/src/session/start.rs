@@ -109,7 +109,11 @@ impl SessionManager {
         let background = tokio::spawn({
             let manager = manager.clone();
             async move {
-                let restored = manager.restore().await.map_err(|error| {
+                let restored = async {
+                    manager.restore().await?;
+                    manager.check_dpop_support().await
+                };
+                let restored = restored.await.map_err(|error| {
                     tracing::error!(code = error.code(), error = %error_chain(&error), "could not restore the session");
                     Arc::new(error)
                 });
@@ -136,9 +140,31 @@ impl SessionManager {
             Ok(result) => result.clone().and_then(Result::err),
             Err(_closed) => None,
         };
-        match failed {
-            Some(error) => Err(SessionError::Restore(error)),
+        match failed.as_deref() {
+            Some(SessionError::DpopUnsupported { issuer, advertised }) => {
+                Err(SessionError::DpopUnsupported {
+                    issuer: issuer.clone(),
+                    advertised: advertised.clone(),
+                })
+            }
+            Some(_) => Err(SessionError::Restore(failed.expect("matched above"))),
             None => Ok(self.view()),
+        }
+    }
+
+    /// With DPoP on, discovers Okta at start, so that a server that cannot bind tokens is
+    /// reported before anyone signs in; offline, the first sign-in checks instead.
+    async fn check_dpop_support(&self) -> Result<(), SessionError> {
+        if !self.config.dpop {
+            return Ok(());
+        }
+        match self.provider().await {
+            Err(error @ SessionError::DpopUnsupported { .. }) => Err(error),
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "could not discover Okta at start; the sign-in checks its DPoP support");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
         }
     }
 

@@ -9,6 +9,7 @@ use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
+use crate::dpop::DpopKey;
 use crate::secret::Sensitive;
 use crate::tokens::{
     from_unix_seconds, unix_seconds, AccessToken, IdToken, RefreshToken, SessionTokens,
@@ -69,6 +70,10 @@ struct Record {
     signed_in_at: u64,
     #[zeroize(skip)]
     user: UserClaims,
+    /// The DPoP private key (base64url PKCS#8), beside the tokens it binds: the two are
+    /// written, read and deleted together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_key: Option<String>,
 }
 
 impl Drop for Record {
@@ -179,6 +184,10 @@ impl TokenVault {
             id_token: session.tokens.id_token.secret().to_owned(),
             signed_in_at: unix_seconds(session.signed_in_at),
             user: session.user.clone(),
+            dpop_key: session
+                .dpop_key
+                .as_ref()
+                .map(|key| key.to_stored().expose().clone()),
         };
         self.write_json(SESSION_ENTRY, &record)
     }
@@ -188,6 +197,12 @@ impl TokenVault {
         let Some(mut record) = self.read_json::<Record>(SESSION_ENTRY)? else {
             return Ok(None);
         };
+        let dpop_key = record
+            .dpop_key
+            .as_deref()
+            .map(DpopKey::from_stored)
+            .transpose()
+            .map_err(|_| VaultError::Corrupt)?;
         let session = StoredSession {
             id: std::mem::take(&mut record.id),
             tokens: SessionTokens {
@@ -198,6 +213,7 @@ impl TokenVault {
             },
             user: record.user.clone(),
             signed_in_at: from_unix_seconds(record.signed_in_at),
+            dpop_key,
         };
         Ok(Some(session))
     }
@@ -243,9 +259,25 @@ mod tests {
         assert_eq!(unix_seconds(loaded.signed_in_at), 1_700_000_000);
         assert_eq!(loaded.id, "session-1");
         assert_eq!(loaded.user, StoredSession::sample().user);
+        assert!(loaded.dpop_key.is_none());
         vault.delete().unwrap();
         assert!(vault.load().unwrap().is_none());
         vault.delete().unwrap();
+    }
+
+    #[test]
+    fn a_dpop_key_is_kept_and_deleted_with_its_session() {
+        let vault = TokenVault::mock();
+        let key = DpopKey::generate().unwrap();
+        let session = StoredSession {
+            dpop_key: Some(key.clone()),
+            ..StoredSession::sample()
+        };
+        vault.save(&session).unwrap();
+        let loaded = vault.load().unwrap().unwrap().dpop_key.unwrap();
+        assert_eq!(loaded.thumbprint(), key.thumbprint());
+        vault.delete_session_entry().unwrap();
+        assert!(vault.load().unwrap().is_none());
     }
 
     #[test]

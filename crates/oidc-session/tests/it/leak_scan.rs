@@ -6,12 +6,12 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use mock_okta::browser::Browser;
 use oidc_session::callback::{redacted, Callback};
 use oidc_session::{error_chain, Config, OutcomeKind, SessionError, SignOutMode};
-use session_testkit::{expect_app_redirect, query, Harness, SCHEME};
+use session_testkit::{expect_app_redirect, query, Harness, Server, SCHEME};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -88,6 +88,22 @@ impl Scan {
             &format!("Debug of the stored session {when}"),
             format!("{stored:?}"),
         );
+    }
+
+    /// The DPoP private key the keychain holds for the session now, in the encodings a
+    /// careless log line would use.
+    fn dpop_key(&mut self, harness: &Harness) {
+        let key = harness
+            .vault()
+            .load()
+            .unwrap()
+            .and_then(|stored| stored.dpop_key)
+            .expect("a DPoP session's key");
+        let stored = key.to_stored();
+        let pkcs8 = URL_SAFE_NO_PAD.decode(stored.expose()).unwrap();
+        self.secret("DPoP private key (base64url)", stored.expose());
+        self.secret("DPoP private key (base64)", &STANDARD.encode(&pkcs8));
+        self.look_in("Debug of the DPoP key", format!("{key:?}"));
     }
 
     /// A sign-in's authorization request and the callback the browser brought back.
@@ -316,6 +332,22 @@ async fn scan_flows() {
         .iter()
         .any(|outcome| outcome.revocation_pending));
     scan.events(&harness);
+
+    // DPoP: sign-in, refresh and full sign-out with tokens bound to a key in the keychain.
+    let mock_config = mock_okta::Config::default().with_dpop_required(true);
+    let dpop = Config {
+        dpop: true,
+        ..Config::defaults(SCHEME)
+    };
+    let mut bound =
+        Harness::start_against("leak-scan-dpop", dpop, mock_config, Server::Default).await;
+    let browser = bound.browser();
+    sign_in(&mut bound, &browser, &mut scan).await;
+    scan.dpop_key(&bound);
+    bound.app.manager.refresh_now().await.unwrap();
+    scan.session_tokens(&bound, "after a DPoP refresh");
+    bound.app.sign_out(&browser).await;
+    scan.events(&bound);
 
     let logs = logs.text();
     assert!(

@@ -5,6 +5,7 @@
 mod crash;
 mod deep_link_oracle;
 mod deep_links;
+mod dpop;
 mod fault_matrix;
 mod journal;
 mod leak_scan;

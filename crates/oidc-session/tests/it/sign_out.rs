@@ -10,7 +10,7 @@ use oidc_session::{
     Config, OutcomeKind, SessionView, SignOutMode, SignOutOutcome, SignOutStep, SignedOutReason,
 };
 use session_testkit::{
-    assert_revoked_refresh_then_access, expect_app_redirect, query, Harness, SCHEME,
+    assert_revoked_refresh_then_access, expect_app_redirect, query, Harness, Server, SCHEME,
 };
 use url::Url;
 
@@ -469,39 +469,50 @@ async fn an_error_on_the_way_back_is_okta_s_message() {
 
 #[tokio::test]
 async fn an_expired_id_token_is_refreshed_before_okta_sees_it() {
-    let (mut harness, browser, tokens) = {
-        let mut harness = Harness::start("expired-refresh").await;
+    // Also with DPoP: the sign-out's refresh proves with the key that left the keychain at
+    // its first step.
+    for dpop in [false, true] {
+        let test = format!("expired-refresh-dpop-{dpop}");
+        let mock_config = mock_okta::Config::default().with_dpop_required(dpop);
+        let config = Config {
+            dpop,
+            ..Config::defaults(SCHEME)
+        };
+        let mut harness = Harness::start_against(&test, config, mock_config, Server::Default).await;
         harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = SHORT_ID_TOKEN.as_secs());
         let browser = harness.browser();
         harness.app.sign_in(&browser).await;
         let stored = harness.vault().load().unwrap().unwrap();
-        let tokens = vec![stored.tokens.refresh_token.unwrap().secret().to_owned()];
-        (harness, browser, tokens)
-    };
-    harness
-        .mock
-        .update_faults(|faults| faults.expired_id_token_hint = ExpiredHintPolicy::Reject);
-    tokio::time::sleep(SHORT_ID_TOKEN + Duration::from_millis(1100)).await;
-    harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = 3600);
-
-    let task = harness.app.begin_sign_out(SignOutMode::Full);
-    harness.app.browser_completes_logout(&browser).await;
-    task.await.unwrap().unwrap();
-    let outcome = only_outcome(&harness);
-    assert_eq!(outcome.kind, OutcomeKind::Completed, "{outcome:?}");
-    assert!(!outcome.expired_id_token_hint);
-    // The refresh gave new tokens; they are revoked with the old ones.
-    assert_eq!(token_state(&harness, &tokens[0]), TokenState::Revoked);
-    assert!(
+        let refresh_token = stored.tokens.refresh_token.unwrap().secret().to_owned();
         harness
             .mock
-            .tokens()
-            .iter()
-            .filter(|token| token.kind != mock_okta::TokenKind::Id)
-            .all(|token| token.state != TokenState::Active),
-        "{:#?}",
-        harness.mock.tokens()
-    );
+            .update_faults(|faults| faults.expired_id_token_hint = ExpiredHintPolicy::Reject);
+        tokio::time::sleep(SHORT_ID_TOKEN + Duration::from_millis(1100)).await;
+        harness.update_lifetimes(|lifetimes| lifetimes.id_token_secs = 3600);
+
+        let task = harness.app.begin_sign_out(SignOutMode::Full);
+        harness.app.browser_completes_logout(&browser).await;
+        task.await.unwrap().unwrap();
+        let outcome = only_outcome(&harness);
+        assert_eq!(outcome.kind, OutcomeKind::Completed, "{test}: {outcome:?}");
+        assert!(!outcome.expired_id_token_hint, "{test}");
+        // The refresh gave new tokens; they are revoked with the old ones.
+        assert_eq!(
+            token_state(&harness, &refresh_token),
+            TokenState::Revoked,
+            "{test}"
+        );
+        assert!(
+            harness
+                .mock
+                .tokens()
+                .iter()
+                .filter(|token| token.kind != mock_okta::TokenKind::Id)
+                .all(|token| token.state != TokenState::Active && token.dpop_jkt.is_some() == dpop),
+            "{test}: {:#?}",
+            harness.mock.tokens()
+        );
+    }
 }
 
 #[tokio::test]

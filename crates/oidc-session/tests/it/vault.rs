@@ -32,6 +32,7 @@ fn session(access_token: &str) -> StoredSession {
             username: Some("ada@example.com".into()),
         },
         signed_in_at: SystemTime::now(),
+        dpop_key: None,
     }
 }
 

@@ -37,6 +37,11 @@ const SIGNED_OUT_REASONS = {
     title: "Signed out: Okta's answer could not be verified",
     text: "Okta's answer to renewing your session could not be verified, so the app signed you out. Sign in again; if it happens again, tell your IT administrator.",
   },
+  key_refused: {
+    kind: "error",
+    title: "Signed out: Okta refused this app's key",
+    text: "Okta did not accept the proof that this app holds your session's key (DPoP), so the app signed you out. Check that this computer's clock is right, then sign in again; if it happens again, tell your IT administrator.",
+  },
   sign_out_resumed: {
     kind: "warn",
     title: "Sign-out finished",
@@ -130,6 +135,7 @@ const ERROR_TITLES = {
   response_issuer: "Sign-in answer refused",
   identity_changed: "Okta answered for another person",
   journal: "The app cannot write its data folder",
+  dpop: "The app could not use its DPoP key",
 };
 
 function showOutcome(outcome) {

@@ -124,7 +124,8 @@ impl DpopKey {
         htu.set_query(None);
         htu.set_fragment(None);
         let mut jti = [0_u8; 16];
-        aws_lc_rs::rand::fill(&mut jti).map_err(|_| DpopError::Generate)?;
+        aws_lc_rs::rand::fill(&mut jti)
+            .map_err(|_| DpopError::Sign("the system's random source failed".into()))?;
         let claims = ProofClaims {
             jti: URL_SAFE_NO_PAD.encode(jti),
             htm: method,

@@ -28,6 +28,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use url::Url;
+use zeroize::Zeroizing;
 
 use crate::config::{Issuer, OktaOrg};
 use crate::dpop::{self, DpopKey, NonceCache};
@@ -414,11 +415,10 @@ impl Provider {
             .exchange_code(AuthorizationCode::new(code.expose().clone()))
             .map_err(|error| self.unusable(error))?
             .set_pkce_verifier(request.verifier);
-        let response = match dpop {
-            Some(key) => exchange.request_async(&self.with_proofs(key)).await,
-            None => exchange.request_async(&self.http).await,
-        }
-        .map_err(token_error)?;
+        let response = exchange
+            .request_async(&self.token_client(dpop))
+            .await
+            .map_err(token_error)?;
         let Some(id_token) = response.id_token() else {
             return Err(
                 SessionError::InvalidIdToken("the token response has no ID token".into()).into(),
@@ -463,11 +463,10 @@ impl Provider {
             .client
             .exchange_refresh_token(&secret)
             .map_err(|error| self.unusable(error))?;
-        let response = match dpop {
-            Some(key) => exchange.request_async(&self.with_proofs(key)).await,
-            None => exchange.request_async(&self.http).await,
-        }
-        .map_err(token_error)?;
+        let response = exchange
+            .request_async(&self.token_client(dpop))
+            .await
+            .map_err(token_error)?;
         // Okta has issued the tokens, and may have rotated the refresh token away: an answer
         // the app cannot use leaves live tokens to revoke.
         if let Err(error) = check_binding(&response, dpop) {
@@ -497,11 +496,11 @@ impl Provider {
         }
     }
 
-    /// The HTTP client of a token request bound to `key`.
-    fn with_proofs<'a>(&'a self, key: &'a DpopKey) -> ProvingClient<'a> {
-        ProvingClient {
+    /// The HTTP client of a token request, with proofs of `dpop` when the session has a key.
+    fn token_client<'a>(&'a self, dpop: Option<&'a DpopKey>) -> TokenClient<'a> {
+        TokenClient {
             http: &self.http,
-            key,
+            dpop,
             nonce: &self.dpop_nonce,
         }
     }
@@ -828,32 +827,37 @@ fn check_binding(response: &CoreTokenResponse, dpop: Option<&DpopKey>) -> Result
     })
 }
 
-/// The HTTP client of DPoP-bound token requests: each request carries a fresh proof with the
-/// server's latest nonce, and goes once more when the server answers that it wants a new one
-/// (`400 use_dpop_nonce` with a `DPoP-Nonce` header, RFC 9449 §8). Never follows redirects,
-/// like the client it wraps.
-struct ProvingClient<'a> {
+/// The HTTP client of token requests. Without a DPoP key, the IdP's client itself. With one,
+/// each request carries a fresh proof with the server's latest nonce, and goes once more when
+/// the server answers that it wants a new one (`400 use_dpop_nonce` with a `DPoP-Nonce`
+/// header, RFC 9449 §8). Never follows redirects, like the client it wraps.
+struct TokenClient<'a> {
     http: &'a reqwest::Client,
-    key: &'a DpopKey,
+    dpop: Option<&'a DpopKey>,
     nonce: &'a NonceCache,
 }
 
-impl<'c> AsyncHttpClient<'c> for ProvingClient<'_> {
+impl<'c> AsyncHttpClient<'c> for TokenClient<'_> {
     type Error = HttpClientError<reqwest::Error>;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Self::Error>> + Send + 'c>>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
+        let Some(key) = self.dpop else {
+            return self.http.call(request);
+        };
         Box::pin(async move {
             let (parts, body) = request.into_parts();
+            // The form holds the code and verifier, or the refresh token: this copy, kept for
+            // a second attempt, is wiped.
+            let body = Zeroizing::new(body);
             let url = Url::parse(&parts.uri.to_string())
                 .map_err(|error| HttpClientError::Other(error.to_string()))?;
             let mut asked_for_nonce = false;
             loop {
-                let proof = self
-                    .key
+                let proof = key
                     .proof(parts.method.as_str(), &url, self.nonce.current().as_deref())
                     .map_err(|error| HttpClientError::Other(error_chain(&error)))?;
-                let mut attempt = HttpRequest::new(body.clone());
+                let mut attempt = HttpRequest::new(body.to_vec());
                 *attempt.method_mut() = parts.method.clone();
                 *attempt.uri_mut() = parts.uri.clone();
                 *attempt.headers_mut() = parts.headers.clone();
@@ -1024,6 +1028,69 @@ fn page_text(page: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A token endpoint on 127.0.0.1 that always answers `400 use_dpop_nonce` with a new nonce,
+    /// and the proofs it got.
+    async fn nonce_demanding_endpoint() -> (Url, Arc<std::sync::Mutex<Vec<String>>>) {
+        use axum::http::HeaderMap;
+        let proofs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = proofs.clone();
+        let app = axum::Router::new().route(
+            "/token",
+            axum::routing::post(move |headers: HeaderMap| async move {
+                let mut seen = seen.lock().unwrap();
+                seen.push(headers["dpop"].to_str().unwrap().to_owned());
+                (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    [(dpop::NONCE_HEADER, format!("nonce-{}", seen.len()))],
+                    r#"{"error": "use_dpop_nonce"}"#,
+                )
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/token", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, proofs)
+    }
+
+    /// The claims of a proof, unverified.
+    fn claims(proof: &str) -> serde_json::Value {
+        use base64::Engine as _;
+        let payload = proof.split('.').nth(1).unwrap();
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        serde_json::from_slice(&json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_request_goes_once_more_with_the_nonce_asked_for_and_no_more() {
+        let (url, proofs) = nonce_demanding_endpoint().await;
+        let http = reqwest::Client::new();
+        let key = DpopKey::generate().unwrap();
+        let nonce = NonceCache::default();
+        let client = TokenClient {
+            http: &http,
+            dpop: Some(&key),
+            nonce: &nonce,
+        };
+        let mut request = HttpRequest::new(b"grant_type=refresh_token".to_vec());
+        *request.method_mut() = openidconnect::http::Method::POST;
+        *request.uri_mut() = url.as_str().parse().unwrap();
+        let response = client.call(request).await.unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+        let proofs = proofs.lock().unwrap();
+        assert_eq!(proofs.len(), 2, "one retry, not a loop");
+        let (first, second) = (claims(&proofs[0]), claims(&proofs[1]));
+        assert!(first.get("nonce").is_none());
+        assert_eq!(second["nonce"], "nonce-1");
+        assert_ne!(first["jti"], second["jti"]);
+        assert_eq!(
+            nonce.current().as_deref(),
+            Some("nonce-2"),
+            "the latest is kept"
+        );
+    }
 
     #[test]
     fn an_error_page_is_read_from_its_fields() {

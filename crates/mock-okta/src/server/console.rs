@@ -147,7 +147,7 @@ input[type=number] {{ width: 7em; }}
 {lifetimes}
 <section><h2>Keys and state</h2>
 <form method="post" action="{ADMIN_PREFIX}/console/rotate-key"><button id="rotate-key" type="submit">Rotate the signing key (keep the old one published)</button></form>
-<form method="post" action="{ADMIN_PREFIX}/console/rotate-dpop-nonce"><label><input type="checkbox" name="keep_previous" id="keep_previous"> keep the earlier DPoP nonces accepted (Okta: three days)</label> <button id="rotate-dpop-nonce" type="submit">Rotate the DPoP nonce</button></form>
+<form method="post" action="{ADMIN_PREFIX}/console/rotate-dpop-nonce"><label><input type="checkbox" name="keep_previous" id="keep_previous" checked> keep the earlier DPoP nonces accepted (Okta: three days)</label> <button id="rotate-dpop-nonce" type="submit">Rotate the DPoP nonce</button></form>
 <form method="post" action="{ADMIN_PREFIX}/console/reset"><button id="reset" type="submit">Reset: forget sessions, tokens, events; restore configured switches</button></form>
 </section>
 <script>

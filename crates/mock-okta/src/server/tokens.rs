@@ -294,11 +294,14 @@ fn refresh_grant<'a>(
         .cloned()
         .ok_or_else(invalid)?;
     // Only the holder of its key may use a bound refresh token, so a thief cannot set off
-    // reuse detection either. (Without DPoP in force there is no proof to compare.)
-    if let (Some(bound), Some(proof)) = (&record.dpop_jkt, &proof) {
-        if *bound != proof.jkt {
-            return Err(ProofError::RefreshTokenKey.into());
+    // reuse detection either; it stays bound when DPoP is no longer in force for the client
+    // (RFC 9449 §5), so a request without a proof cannot downgrade it to bearer tokens.
+    match (&record.dpop_jkt, &proof) {
+        (Some(bound), Some(proof)) if *bound != proof.jkt => {
+            return Err(ProofError::RefreshTokenKey.into())
         }
+        (Some(_), None) => return Err(ProofError::Missing.into()),
+        _ => {}
     }
     if record.is_reuse_after_grace(now) {
         tracing::info!("refresh token reuse after the grace period: revoking the grant");

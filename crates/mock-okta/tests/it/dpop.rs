@@ -524,6 +524,22 @@ async fn a_bound_refresh_token_refreshes_only_with_its_key_and_stays_bound() {
                 Some(&*key.jkt)
             );
         }
+
+        // With DPoP no longer in force, the bound refresh token still needs its proof: no
+        // downgrade to bearer tokens.
+        mock.update_faults(|faults| faults.dpop_unsupported = true);
+        let unproven = token_request(&mock, server, &refresh_form(rotated), &[]).await;
+        let (status, error, description, _) = refused(unproven).await;
+        assert_eq!(
+            (status, error.as_str(), description.as_str()),
+            (
+                400,
+                "invalid_dpop_proof",
+                "The DPoP proof JWT header is missing."
+            ),
+            "{server:?}"
+        );
+        mock.update_faults(|faults| faults.dpop_unsupported = false);
     }
 }
 

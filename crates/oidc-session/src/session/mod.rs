@@ -60,6 +60,9 @@ pub enum SignedOutReason {
     /// Okta's answer to a renewal could not be verified (e.g. signed with a key it does not
     /// publish), or, with DPoP on, its tokens were not bound to the session's key.
     UnverifiedAnswer,
+    /// Okta refused the proof of the session's DPoP key (`invalid_dpop_proof`: a clock far
+    /// off, or a key that is not the one the tokens are bound to).
+    KeyRefused,
     /// The session reached its absolute timeout.
     Expired,
     /// The session was unused for longer than the idle timeout.
@@ -273,14 +276,6 @@ impl SessionManager {
             self.http.clone(),
         )
         .await;
-        // With DPoP on, a server that cannot bind tokens is a setting to fix, never a session
-        // to start with bearer tokens.
-        let discovered = discovered.and_then(|provider| {
-            if self.config.dpop {
-                provider.check_dpop_support()?;
-            }
-            Ok(provider)
-        });
         match (discovered, cached.as_ref()) {
             (Ok(provider), _) => {
                 let provider = Arc::new(provider);

@@ -14,7 +14,6 @@ use super::revocation::{FIRST_RETRY, MAX_RETRY};
 use super::{SessionManager, SignedOutReason, State};
 use crate::error::{error_chain, SessionError};
 use crate::journal::SignOutMode;
-use crate::provider::GrantError;
 use crate::tokens::StoredSession;
 use crate::vault::{PendingSignOut, QueuedToken};
 
@@ -60,21 +59,14 @@ impl SessionManager {
                 session.dpop_key.as_ref(),
             )
             .await;
-        match refreshed {
-            Ok((tokens, user)) => Ok(StoredSession {
-                id: session.id.clone(),
-                tokens,
-                user: user.unwrap_or_else(|| session.user.clone()),
-                signed_in_at: session.signed_in_at,
-                dpop_key: session.dpop_key.clone(),
-            }),
-            Err(GrantError { error, issued }) => {
-                if let Some(issued) = issued {
-                    self.queue_unused(&issued).await;
-                }
-                Err(error)
-            }
-        }
+        let (tokens, user) = self.revoking_unused(refreshed).await?;
+        Ok(StoredSession {
+            id: session.id.clone(),
+            tokens,
+            user: user.unwrap_or_else(|| session.user.clone()),
+            signed_in_at: session.signed_in_at,
+            dpop_key: session.dpop_key.clone(),
+        })
     }
 
     /// Whether a failed refresh ends the session, and why: Okta refused to renew it, or
@@ -84,9 +76,16 @@ impl SessionManager {
     pub(super) fn session_ending(&self, error: &SessionError) -> Option<SignedOutReason> {
         let reason = match error {
             SessionError::GrantRejected { .. } => SignedOutReason::EndedByOrganization,
-            // E.g. invalid_client: the app is no longer allowed to renew sessions.
+            SessionError::IdpError { code, .. } if code == "invalid_dpop_proof" => {
+                SignedOutReason::KeyRefused
+            }
+            // E.g. invalid_client: the app is no longer allowed to renew sessions. Not a new
+            // DPoP nonce that came once more while the refresh went again with the last one.
             SessionError::IdpError { code, .. }
-                if !matches!(code.as_str(), "temporarily_unavailable" | "server_error") =>
+                if !matches!(
+                    code.as_str(),
+                    "temporarily_unavailable" | "server_error" | "use_dpop_nonce"
+                ) =>
             {
                 SignedOutReason::EndedByOrganization
             }

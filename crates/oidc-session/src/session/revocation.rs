@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::SessionManager;
-use crate::error::error_chain;
-use crate::provider::{Provider, RevocationError};
+use crate::error::{error_chain, SessionError};
+use crate::provider::{GrantError, Provider, RevocationError};
 use crate::tokens::{unix_seconds, RevocableToken, SessionTokens, TokenKind};
 use crate::vault::{PendingSignOut, TokenOrigin, TokenVault, VaultError};
 
@@ -148,6 +148,23 @@ impl SessionManager {
             .await;
         if let Err(error) = result {
             tracing::error!(error = %error_chain(&error), "could not queue the tokens to revoke");
+        }
+    }
+
+    /// The tokens of a token request, or its error; what Okta issued with an answer the app
+    /// cannot use is queued for revocation.
+    pub(super) async fn revoking_unused<T>(
+        &self,
+        result: Result<T, GrantError>,
+    ) -> Result<T, SessionError> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(GrantError { error, issued }) => {
+                if let Some(issued) = issued {
+                    self.queue_unused(&issued).await;
+                }
+                Err(error)
+            }
         }
     }
 

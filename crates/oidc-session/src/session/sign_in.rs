@@ -13,7 +13,6 @@ use crate::callback::{CallbackKind, CallbackResult};
 use crate::dpop::DpopKey;
 use crate::error::{error_chain, SessionError};
 use crate::loopback_page::Page;
-use crate::provider::GrantError;
 use crate::tokens::{StoredSession, UserClaims};
 
 impl SessionManager {
@@ -81,6 +80,11 @@ impl SessionManager {
         cancelled: oneshot::Receiver<()>,
     ) -> Result<StoredSession, SessionError> {
         let provider = self.provider().await?;
+        // With DPoP on, a server that cannot bind tokens is a setting to fix, never a session
+        // to start with bearer tokens.
+        if self.config.dpop {
+            provider.check_dpop_support()?;
+        }
         let request = provider.authorization_request(&self.config.scopes, fresh_login);
         let callback = self
             .callbacks
@@ -115,18 +119,10 @@ impl SessionManager {
         let code = code?;
         // A key of its own for every sign-in: nothing of an earlier session can prove for it.
         let dpop_key = self.config.dpop.then(DpopKey::generate).transpose()?;
-        let (tokens, user) = match provider
+        let exchanged = provider
             .exchange_code(code, request, dpop_key.as_ref())
-            .await
-        {
-            Ok(signed_in) => signed_in,
-            Err(GrantError { error, issued }) => {
-                if let Some(issued) = issued {
-                    self.queue_unused(&issued).await;
-                }
-                return Err(error);
-            }
-        };
+            .await;
+        let (tokens, user) = self.revoking_unused(exchanged).await?;
         let session = StoredSession {
             id: CsrfToken::new_random().into_secret(),
             tokens,

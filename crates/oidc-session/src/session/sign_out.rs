@@ -64,8 +64,12 @@ impl SessionManager {
             tracing::error!(error = %error_chain(&error), "the keychain failed while ending the app session");
         }
         self.report_state();
-        // 2. The staged tokens are queued, with the ID token the next steps need.
+        // 2. The staged tokens are queued, with the ID token the next steps need; the parts of
+        // a long session entry (its DPoP key among them) go too, before any network step.
         self.queue_tokens(pending.clone()).await;
+        if let Err(error) = self.keychain.run(TokenVault::delete).await {
+            tracing::error!(error = %error_chain(&error), "the keychain failed while deleting the session's parts");
+        }
         journal.step = SignOutStep::LocalDone;
         self.record_step(&journal);
 

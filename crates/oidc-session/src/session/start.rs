@@ -111,7 +111,7 @@ impl SessionManager {
             async move {
                 let restored = async {
                     manager.restore().await?;
-                    manager.check_dpop_support().await
+                    manager.report_dpop_support().await
                 };
                 let restored = restored.await.map_err(|error| {
                     tracing::error!(code = error.code(), error = %error_chain(&error), "could not restore the session");
@@ -152,19 +152,24 @@ impl SessionManager {
         }
     }
 
-    /// With DPoP on, discovers Okta at start, so that a server that cannot bind tokens is
-    /// reported before anyone signs in; offline, the first sign-in checks instead.
-    async fn check_dpop_support(&self) -> Result<(), SessionError> {
-        if !self.config.dpop {
+    /// With DPoP on and nobody signed in, discovers Okta at start, so that a server that
+    /// cannot bind tokens is reported before anyone tries to sign in (the sign-in checks again;
+    /// offline, it alone does). A restored session is left to be used and signed out of:
+    /// neither needs a proof it does not already make.
+    async fn report_dpop_support(&self) -> Result<(), SessionError> {
+        let signed_out = matches!(
+            *self.state.lock().expect("session state poisoned"),
+            State::SignedOut(_)
+        );
+        if !self.config.dpop || !signed_out {
             return Ok(());
         }
         match self.provider().await {
-            Err(error @ SessionError::DpopUnsupported { .. }) => Err(error),
+            Ok(provider) => provider.check_dpop_support(),
             Err(error) => {
                 tracing::warn!(error = %error_chain(&error), "could not discover Okta at start; the sign-in checks its DPoP support");
                 Ok(())
             }
-            Ok(_) => Ok(()),
         }
     }
 

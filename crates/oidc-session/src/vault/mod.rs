@@ -225,7 +225,7 @@ impl TokenVault {
 
     /// Ends the stored session with one keychain call, for a sign-out: its entry goes, and
     /// without it no session can be read. The parts of a long one stay until
-    /// [`TokenVault::delete`], the sign-out's last step, takes them.
+    /// [`TokenVault::delete`], the sign-out's next step, takes them.
     pub fn delete_session_entry(&self) -> Result<(), VaultError> {
         self.delete_entry(SESSION_ENTRY)
     }

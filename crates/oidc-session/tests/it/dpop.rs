@@ -6,7 +6,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use mock_okta::{Endpoint, MockOkta, TokenKind, TokenState, DEMO_CLIENT_ID};
-use oidc_session::{Config, DpopKey, SignOutMode};
+use oidc_session::{Config, DpopKey, OutcomeKind, SessionView, SignOutMode, SignedOutReason};
 use session_testkit::{Harness, Server, SCHEME};
 use url::Url;
 
@@ -277,8 +277,13 @@ async fn a_nonce_the_server_renews_mid_session_is_followed() {
 async fn a_server_without_dpop_is_refused_at_start_and_at_sign_in() {
     let mut mock_config = requiring_dpop(false);
     mock_config.faults.dpop_unsupported = true;
-    let harness =
-        Harness::start_against("dpop-unsupported", dpop_config(), mock_config, Server::Org).await;
+    let harness = Harness::start_against(
+        "dpop-unsupported",
+        dpop_config(),
+        mock_config.clone(),
+        Server::Org,
+    )
+    .await;
     let error = harness.app.manager.restored().await.unwrap_err();
     assert_eq!(error.code(), "configuration");
     let message = error.to_string();
@@ -288,8 +293,21 @@ async fn a_server_without_dpop_is_refused_at_start_and_at_sign_in() {
             && message.contains(&harness.mock.org_issuer()),
         "{message}"
     );
+
+    // Okta out of reach at start: the sign-in finds it out itself, before any browser opens.
+    mock_config.faults.discovery.status = Some(503);
+    mock_config.faults.discovery.count = Some(1);
+    let harness = Harness::start_against(
+        "dpop-unsupported-late",
+        dpop_config(),
+        mock_config,
+        Server::Org,
+    )
+    .await;
+    harness.app.manager.restored().await.unwrap();
     let error = harness.app.manager.sign_in().await.unwrap_err();
     assert_eq!(error.code(), "configuration", "{error}");
+    assert!(error.to_string().contains("does not offer DPoP"), "{error}");
     assert!(
         harness
             .mock
@@ -298,6 +316,79 @@ async fn a_server_without_dpop_is_refused_at_start_and_at_sign_in() {
             .all(|entry| entry.endpoint != Some(Endpoint::Authorize)),
         "no browser was sent to sign in"
     );
+}
+
+#[tokio::test]
+async fn a_bound_session_is_still_signed_out_of_when_okta_stops_offering_dpop() {
+    let mut harness = Harness::start_against(
+        "dpop-dropped",
+        dpop_config(),
+        requiring_dpop(false),
+        Server::Default,
+    )
+    .await;
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    let tokens = harness.vault().load().unwrap().unwrap().tokens;
+    harness
+        .mock
+        .update_faults(|faults| faults.dpop_unsupported = true);
+
+    // Restarted, the app shows the session, and the sign-out (revocation and Okta's end of
+    // session need no proof) ends everything; only a new sign-in is refused.
+    harness.restart().await;
+    assert!(matches!(
+        harness.app.manager.restored().await.unwrap(),
+        SessionView::SignedIn { .. }
+    ));
+    harness.app.sign_out(&browser).await;
+    assert_eq!(
+        harness.app.events.outcomes()[0].kind,
+        OutcomeKind::Completed
+    );
+    for token in [
+        tokens.access_token.secret(),
+        tokens.refresh_token.as_ref().unwrap().secret(),
+    ] {
+        assert_eq!(
+            harness.mock.token(token).unwrap().state,
+            TokenState::Revoked
+        );
+    }
+    let error = harness.app.manager.sign_in().await.unwrap_err();
+    assert_eq!(error.code(), "configuration", "{error}");
+}
+
+#[tokio::test]
+async fn a_key_okta_refuses_ends_the_session_saying_so() {
+    let mut harness = Harness::start_against(
+        "dpop-refused",
+        dpop_config(),
+        requiring_dpop(false),
+        Server::Default,
+    )
+    .await;
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    // The keychain now holds another key than the one the tokens are bound to.
+    harness.app.stop().await;
+    let mut stored = harness.vault().load().unwrap().unwrap();
+    stored.dpop_key = Some(DpopKey::generate().unwrap());
+    harness.vault().save(&stored).unwrap();
+    harness.restart().await;
+    harness.app.manager.restored().await.unwrap();
+
+    let error = harness.app.manager.refresh_now().await.unwrap_err();
+    assert_eq!(error.code(), "idp_error");
+    assert_eq!(
+        harness.app.manager.view(),
+        SessionView::SignedOut {
+            reason: Some(SignedOutReason::KeyRefused),
+            signing_out: false,
+            password_required: false,
+        }
+    );
+    assert!(harness.vault().load().unwrap().is_none());
 }
 
 #[tokio::test]

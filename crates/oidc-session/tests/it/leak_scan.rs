@@ -103,6 +103,17 @@ impl Scan {
         let pkcs8 = URL_SAFE_NO_PAD.decode(stored.expose()).unwrap();
         self.secret("DPoP private key (base64url)", stored.expose());
         self.secret("DPoP private key (base64)", &STANDARD.encode(&pkcs8));
+        // The private scalar alone, as a JWK's `d` or in hex: in the PKCS#8 it follows the
+        // ECPrivateKey's version 1 as a 32-byte OCTET STRING (RFC 5915).
+        let at = pkcs8
+            .windows(5)
+            .position(|window| window == [0x02, 0x01, 0x01, 0x04, 0x20])
+            .expect("an ECPrivateKey in the PKCS#8")
+            + 5;
+        let scalar = &pkcs8[at..at + 32];
+        self.secret("DPoP private key (JWK d)", &URL_SAFE_NO_PAD.encode(scalar));
+        let hex: String = scalar.iter().map(|byte| format!("{byte:02x}")).collect();
+        self.secret("DPoP private key (hex)", &hex);
         self.look_in("Debug of the DPoP key", format!("{key:?}"));
     }
 

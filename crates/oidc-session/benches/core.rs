@@ -1,6 +1,7 @@
 //! Criterion benches of the core's hot paths: deep-link callbacks (parsing, and dispatch to
-//! the flow that waits for them) and the token vault (write, read, delete) on keyring's mock
-//! store and, when a session bus with an unlocked Secret Service is there, on the real one.
+//! the flow that waits for them), DPoP (a key pair made at sign-in, a proof per token
+//! request) and the token vault (write, read, delete) on keyring's mock store and, when a
+//! session bus with an unlocked Secret Service is there, on the real one.
 //!
 //! `cargo bench -p oidc-session --bench core`; with the Secret Service:
 //! `scripts/with-keyring cargo bench -p oidc-session --bench core`.
@@ -11,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use oidc_session::callback::{Callback, CallbackKind, PendingCallbacks};
 use oidc_session::tokens::{AccessToken, IdToken, RefreshToken, SessionTokens, StoredSession};
-use oidc_session::{TokenVault, UserClaims};
+use oidc_session::{DpopKey, TokenVault, UserClaims};
 use url::Url;
 
 const SCHEME: &str = "com.example.oktasignout";
@@ -57,6 +58,26 @@ fn callbacks(c: &mut Criterion) {
         b.iter(|| {
             let callback = Callback::parse(&forged, &sign_in, &sign_out).unwrap();
             pending.deliver(callback).unwrap_err()
+        })
+    });
+    group.finish();
+}
+
+/// DPoP: the key made at each sign-in, and the proof each token request carries (ES256 sign,
+/// its JSON and base64url), without a nonce (a provider's first request) and with one.
+fn dpop(c: &mut Criterion) {
+    let key = DpopKey::generate().unwrap();
+    let token_endpoint = Url::parse("https://example.okta.com/oauth2/default/v1/token").unwrap();
+    let nonce = "q0H6cY3vJ9sWkT2mXe8pLrA5nB1dZ4gF7hU0iO6yKcE";
+    let mut group = c.benchmark_group("dpop");
+    group.bench_function("generate key", |b| b.iter(|| DpopKey::generate().unwrap()));
+    group.bench_function("proof", |b| {
+        b.iter(|| key.proof("POST", black_box(&token_endpoint), None).unwrap())
+    });
+    group.bench_function("proof with nonce", |b| {
+        b.iter(|| {
+            key.proof("POST", black_box(&token_endpoint), Some(nonce))
+                .unwrap()
         })
     });
     group.finish();
@@ -123,6 +144,6 @@ criterion_group! {
     name = benches;
     // The Secret Service answers in milliseconds: fewer samples keep the run short.
     config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(3));
-    targets = callbacks, vault
+    targets = callbacks, dpop, vault
 }
 criterion_main!(benches);

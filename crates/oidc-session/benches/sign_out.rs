@@ -610,17 +610,8 @@ struct TokenRequests {
 impl TokenRequests {
     /// Signs `variant` in, and takes its refresh token and key.
     async fn signed_in(variant: &mut Variant) -> Self {
-        let idp = variant.app.manager.identity_provider();
-        let http = idp.http_client().unwrap();
-        let discovery: serde_json::Value = http
-            .get(format!("{}/.well-known/openid-configuration", idp.issuer))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let endpoint = Url::parse(discovery["token_endpoint"].as_str().unwrap()).unwrap();
+        let (http, endpoint) =
+            session_testkit::token_endpoint(variant.app.manager.identity_provider()).await;
         let mut requests = Self {
             http,
             endpoint,

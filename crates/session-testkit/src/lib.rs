@@ -576,6 +576,22 @@ pub fn identity_provider(mock: &MockOkta, request_timeout: Duration) -> Identity
     }
 }
 
+/// The token endpoint that `idp`'s discovery names, with the HTTP client the app reaches it
+/// with: for requests made outside the app, as someone holding its tokens would make them.
+pub async fn token_endpoint(idp: &IdentityProvider) -> (reqwest::Client, Url) {
+    let http = idp.http_client().unwrap();
+    let discovery: serde_json::Value = http
+        .get(format!("{}/.well-known/openid-configuration", idp.issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoint = Url::parse(discovery["token_endpoint"].as_str().unwrap()).unwrap();
+    (http, endpoint)
+}
+
 /// The pending-revocation entry in `vault`, read while the app may be writing it. The Secret
 /// Service finds an item and then reads it in two calls, so a read that meets the app's
 /// delete of the entry in between fails; it is read again then.

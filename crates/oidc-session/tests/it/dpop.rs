@@ -8,7 +8,6 @@ use base64::Engine as _;
 use mock_okta::{Endpoint, MockOkta, TokenKind, TokenState, DEMO_CLIENT_ID};
 use oidc_session::{Config, DpopKey, OutcomeKind, SessionView, SignOutMode, SignedOutReason};
 use session_testkit::{Harness, Server, SCHEME};
-use url::Url;
 
 /// The app with `dpop = true`.
 fn dpop_config() -> Config {
@@ -57,22 +56,8 @@ async fn token_request(
     key: &DpopKey,
     form: &[(&str, &str)],
 ) -> (u16, serde_json::Value) {
-    let http = harness
-        .app
-        .manager
-        .identity_provider()
-        .http_client()
-        .unwrap();
-    let issuer = harness.server.issuer(&harness.mock);
-    let discovery: serde_json::Value = http
-        .get(format!("{issuer}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let endpoint = Url::parse(discovery["token_endpoint"].as_str().unwrap()).unwrap();
+    let (http, endpoint) =
+        session_testkit::token_endpoint(harness.app.manager.identity_provider()).await;
     let mut nonce = None;
     loop {
         let proof = key.proof("POST", &endpoint, nonce.as_deref()).unwrap();

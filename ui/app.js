@@ -139,8 +139,9 @@ const ERROR_TITLES = {
 };
 
 function showOutcome(outcome) {
-  // A sign-out the app made by itself (a timeout) is explained by its reason instead.
-  if (outcome.kind === "signed_out_of_app_only" && document.documentElement.dataset.reason) {
+  // A sign-out the app made by itself (a timeout, Okta's refusal) is explained by its reason
+  // instead; tokens it could not revoke yet have a notice of their own.
+  if (document.documentElement.dataset.reason && !outcome.sessionLeftInKeychain) {
     return;
   }
   const [kind, title] = outcome.sessionLeftInKeychain

@@ -2,7 +2,7 @@
 //! matching the app's default redirect URIs, and the window says so.
 
 use mock_okta::MockOkta;
-use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
+use oidc_session::provider::{DEFAULT_REQUEST_TIMEOUT, DISCOVERY_MAX_AGE};
 use oidc_session::{IdentityProvider, Issuer};
 
 use crate::commands::DemoInfo;
@@ -29,6 +29,7 @@ impl DemoIdp {
             client_id: mock_okta::DEMO_CLIENT_ID.to_owned(),
             extra_root_pem: Some(self.mock.ca_certificate_pem().as_bytes().to_vec()),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            discovery_max_age: DISCOVERY_MAX_AGE,
         }
     }
 

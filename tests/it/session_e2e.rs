@@ -741,6 +741,48 @@ async fn after_an_unconfirmed_sign_out_the_window_says_the_next_sign_in_asks_for
     );
 }
 
+/// An administrator clears Ada's sessions in Okta while the app runs: the app finds out at its
+/// next background renewal and the window says why by itself; then **Use another account**
+/// asks Okta for a password.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_says_the_organization_ended_the_session_and_offers_another_account() {
+    let mock = start_mock().await;
+    // Short-lived access tokens: the app renews them in the background, about every second.
+    let mut lifetimes = mock.lifetimes();
+    lifetimes.access_token_secs = 2;
+    mock.set_lifetimes(lifetimes);
+    let desktop = desktop_for(&mock, HandOff::Gio);
+    let driver = Driver::start(&desktop).await;
+    let tokens = sign_in_through_the_window(&mock, &desktop, &driver).await;
+
+    assert!(mock.clear_user_sessions(mock_okta::DEMO_USERNAME).tokens > 0);
+    let title = "Your organization ended this session";
+    wait_for_async("the window to say why", || async {
+        (driver.text("#notice-title").await == title).then_some(())
+    })
+    .await;
+    driver.wait_for_session("signed_out").await;
+    assert!(driver.text("#notice-text").await.contains("Sign in again"));
+    driver
+        .screenshot(&screenshot("session-ended-by-organization"))
+        .await;
+    assert_eq!(app_secrets(&desktop), "");
+    assert_revoked(&mock, &tokens);
+
+    let signed_out_at = mock.journal_position();
+    driver.click("#sign-in-another").await;
+    assert_signed_in_as_ada(&mock, &desktop, &driver).await;
+    let asked_for_a_password = mock.requests(signed_out_at).iter().any(|entry| {
+        entry.endpoint == Some(mock_okta::Endpoint::Authorize)
+            && entry.value("prompt") == Some("login")
+    });
+    assert!(asked_for_a_password, "no prompt=login reached Okta");
+    assert_eq!(
+        mock.sessions()[0].authenticated_by,
+        mock_okta::Authentication::Password
+    );
+}
+
 /// Ada signed in through a browser that holds before each page it is sent to, until released
 /// (`hold_browser_again` makes it hold again); the signed-out screen asked for no password.
 async fn signed_in_with_a_held_browser() -> (MockOkta, Desktop, Driver) {

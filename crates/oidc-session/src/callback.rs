@@ -25,8 +25,9 @@ pub enum CallbackResult {
     Code {
         /// The code.
         code: Sensitive<String>,
-        /// The issuer the answer names (`iss`, RFC 9207), if it names one.
-        issuer: Option<String>,
+        /// The issuers the answer names (`iss`, RFC 9207): one, or none for a server that
+        /// does not send it.
+        issuers: Vec<String>,
     },
     /// Sign-out: Okta ended its session.
     SignedOut,
@@ -36,8 +37,9 @@ pub enum CallbackResult {
         code: String,
         /// Okta's description, when it gave one.
         description: Option<String>,
-        /// The issuer the answer names (`iss`, RFC 9207), if it names one.
-        issuer: Option<String>,
+        /// The issuers the answer names (`iss`, RFC 9207): one, or none for a server that
+        /// does not send it.
+        issuers: Vec<String>,
     },
 }
 
@@ -56,7 +58,7 @@ pub struct Callback {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Ignored {
-    /// Not a URL, not one of the app's two callback URIs, or one naming two issuers.
+    /// Not a URL, or not one of the app's two callback URIs.
     #[error("not a callback of this app")]
     NotACallback,
     /// A callback without a `state`, or with more than one.
@@ -130,19 +132,22 @@ impl Callback {
         let state = single("state")
             .filter(|state| !state.is_empty())
             .ok_or(Ignored::NoState)?;
-        // Two issuers in one answer cannot both be checked (RFC 9207).
-        if url.query_pairs().filter(|(key, _)| key == "iss").count() > 1 {
-            return Err(Ignored::NotACallback);
-        }
+        // Every `iss`, so that an answer naming two is refused rather than read as one.
+        let issuers = || {
+            url.query_pairs()
+                .filter(|(key, _)| key == "iss")
+                .map(|(_, value)| value.into_owned())
+                .collect()
+        };
         let result = match (single("error"), single("code"), kind) {
             (Some(code), _, _) => CallbackResult::Error {
                 code,
                 description: single("error_description"),
-                issuer: single("iss"),
+                issuers: issuers(),
             },
             (None, Some(code), CallbackKind::SignIn) if !code.is_empty() => CallbackResult::Code {
                 code: Sensitive::new(code),
-                issuer: single("iss"),
+                issuers: issuers(),
             },
             (None, None, CallbackKind::SignOut) => CallbackResult::SignedOut,
             _ => return Err(Ignored::NotACallback),
@@ -234,7 +239,7 @@ mod tests {
             callback.result,
             CallbackResult::Code {
                 code: Sensitive::new("abc".into()),
-                issuer: None
+                issuers: vec![]
             }
         );
         let callback = parse(
@@ -245,7 +250,20 @@ mod tests {
             callback.result,
             CallbackResult::Code {
                 code: Sensitive::new("abc".into()),
-                issuer: Some("https://example.okta.com".into())
+                issuers: vec!["https://example.okta.com".into()]
+            }
+        );
+
+        // Both issuers of an answer that names two, for the check to refuse.
+        let callback = parse(
+            "com.example.oktasignout:/callback?code=abc&state=s1&iss=https%3A%2F%2Fa&iss=https%3A%2F%2Fb",
+        )
+        .unwrap();
+        assert_eq!(
+            callback.result,
+            CallbackResult::Code {
+                code: Sensitive::new("abc".into()),
+                issuers: vec!["https://a".into(), "https://b".into()]
             }
         );
 
@@ -262,7 +280,7 @@ mod tests {
             CallbackResult::Error {
                 code: "access_denied".into(),
                 description: Some("User said no".into()),
-                issuer: None
+                issuers: vec![]
             }
         );
     }
@@ -286,7 +304,6 @@ mod tests {
             "com.example.oktasignout:/call\tback?code=a&state=b",
             "com.example.oktasignout:/logout/../callback?code=a&state=b",
             "com.example.oktasignout:/logout/%2e%2e/callback?code=a&state=b",
-            "com.example.oktasignout:/callback?code=a&state=b&iss=https%3A%2F%2Fa&iss=https%3A%2F%2Fb",
         ] {
             assert_eq!(parse(link).err(), Some(Ignored::NotACallback), "{link}");
         }
@@ -341,7 +358,7 @@ mod tests {
             receiver.await.unwrap(),
             CallbackResult::Code {
                 code: Sensitive::new("c".into()),
-                issuer: None
+                issuers: vec![]
             }
         );
         assert_eq!(

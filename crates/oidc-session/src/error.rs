@@ -46,11 +46,13 @@ pub enum SessionError {
         /// What answered instead.
         reason: String,
     },
-    /// Okta's certificate is signed by a CA the app does not trust.
-    #[error("Okta's certificate at {issuer} is not trusted: install your organization's CA certificate in the system's certificate store, or name it in ca_file")]
+    /// TLS refused Okta's certificate.
+    #[error("Okta's certificate at {issuer} {problem}")]
     UntrustedCertificate {
         /// The configured issuer.
         issuer: String,
+        /// Why, in terms of what to fix.
+        problem: CertificateProblem,
         /// The TLS error.
         source: BoxError,
     },
@@ -102,12 +104,12 @@ pub enum SessionError {
     RefreshUnavailable,
     /// A sign-in answer does not name the issuer it was asked of (RFC 9207): it may come from
     /// another authorization server, so it was not used.
-    #[error("Okta's sign-in answer {} instead of {expected}, so it was not used. If this keeps happening, tell your IT administrator", .received.as_deref().map(|issuer| format!("named the issuer {issuer}")).unwrap_or_else(|| "named no issuer".to_owned()))]
+    #[error("Okta's sign-in answer {} instead of {expected}, so it was not used. If this keeps happening, tell your IT administrator", match .received.as_slice() { [] => "named no issuer".to_owned(), [issuer] => format!("named the issuer {issuer}"), several => format!("named several issuers ({})", several.join(", ")) })]
     ResponseIssuer {
         /// The configured issuer.
         expected: String,
-        /// The `iss` the answer carried, if any.
-        received: Option<String>,
+        /// Every `iss` the answer carried.
+        received: Vec<String>,
     },
     /// A refreshed ID token names another person, or another issuer, than the one signed in
     /// (OIDC Core 12.2).
@@ -145,6 +147,26 @@ pub enum SessionError {
     /// Someone is already signed in.
     #[error("you are already signed in")]
     AlreadySignedIn,
+}
+
+/// Why TLS refused Okta's certificate, in terms of what to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateProblem {
+    /// It is signed by a CA the app does not trust.
+    #[error("is not trusted: install your organization's CA certificate in the system's certificate store, or name it in ca_file")]
+    UnknownCa,
+    /// It has expired or is not valid yet, by this computer's clock.
+    #[error(
+        "is expired or not yet valid by this computer's clock: check this computer's date and time"
+    )]
+    OutsideValidity,
+    /// It is for another host name than the issuer's.
+    #[error("is not for that host name: check the host name of the issuer in config.toml")]
+    OtherHost,
+    /// Another reason (revoked, malformed, …), which the TLS error gives.
+    #[error("was refused")]
+    Other,
 }
 
 impl SessionError {

@@ -17,7 +17,7 @@ pub mod vault;
 
 pub use config::{Config, ConfigError, Issuer, OktaOrg};
 pub use dpop::{DpopError, DpopKey};
-pub use error::{error_chain, SessionError};
+pub use error::{error_chain, CertificateProblem, SessionError};
 pub use journal::{Journal, SignOutMode, SignOutStep};
 pub use provider::IdentityProvider;
 pub use secret::Sensitive;

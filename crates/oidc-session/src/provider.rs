@@ -32,7 +32,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{Issuer, OktaOrg};
 use crate::dpop::{self, DpopKey, NonceCache};
-use crate::error::{error_chain, BoxError, SessionError};
+use crate::error::{error_chain, BoxError, CertificateProblem, SessionError};
 use crate::secret::Sensitive;
 use crate::tokens::{AccessToken, IdToken, RefreshToken, SessionTokens, TokenKind, UserClaims};
 use crate::vault::QueuedToken;
@@ -78,6 +78,9 @@ pub struct IdentityProvider {
     /// How long one HTTP exchange with it may take before it counts as unreachable
     /// ([`DEFAULT_REQUEST_TIMEOUT`] unless a test needs a hang to end sooner).
     pub request_timeout: Duration,
+    /// How long its discovery document and signing keys are used before they are fetched
+    /// again ([`DISCOVERY_MAX_AGE`] unless a test needs them older sooner).
+    pub discovery_max_age: Duration,
 }
 
 impl IdentityProvider {
@@ -98,6 +101,7 @@ impl IdentityProvider {
             client_id: org.client_id.clone(),
             extra_root_pem,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            discovery_max_age: DISCOVERY_MAX_AGE,
         })
     }
 
@@ -139,9 +143,10 @@ fn tls_config(extra_root_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, Ses
         .with_no_client_auth())
 }
 
-/// Whether `error` is TLS refusing the server's certificate. rustls's error sits inside an
-/// `io::Error`, whose `source` skips it, so the chain is searched through `get_ref` too.
-fn is_untrusted_certificate(error: &reqwest::Error) -> bool {
+/// Why TLS refused the server's certificate, if that is what `error` is. rustls's error sits
+/// inside an `io::Error`, whose `source` skips it, so the chain is searched through `get_ref`
+/// too.
+fn certificate_problem(error: &reqwest::Error) -> Option<CertificateProblem> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = cause {
         let inner = current
@@ -151,12 +156,27 @@ fn is_untrusted_certificate(error: &reqwest::Error) -> bool {
         let tls = inner
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())
             .or_else(|| current.downcast_ref::<rustls::Error>());
-        if matches!(tls, Some(rustls::Error::InvalidCertificate(_))) {
-            return true;
+        if let Some(rustls::Error::InvalidCertificate(refused)) = tls {
+            return Some(CertificateProblem::of(refused));
         }
         cause = inner.or_else(|| current.source());
     }
-    false
+    None
+}
+
+impl CertificateProblem {
+    fn of(refused: &rustls::CertificateError) -> Self {
+        use rustls::CertificateError as Refused;
+        match refused {
+            Refused::UnknownIssuer => Self::UnknownCa,
+            Refused::Expired
+            | Refused::ExpiredContext { .. }
+            | Refused::NotValidYet
+            | Refused::NotValidYetContext { .. } => Self::OutsideValidity,
+            Refused::NotValidForName | Refused::NotValidForNameContext { .. } => Self::OtherHost,
+            _ => Self::Other,
+        }
+    }
 }
 
 /// Every certificate of a PEM file or bundle; an error when it holds none or a broken one.
@@ -218,8 +238,10 @@ type DiscoveredClient = CoreClient<
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long connecting may take, within the request timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long discovery and the signing keys are used before they are fetched again.
-pub(crate) const DISCOVERY_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long discovery and the signing keys are used before they are fetched again, unless
+/// the [`crate::IdentityProvider`] says otherwise. Okta rotates its keys a few times a year, and
+/// a token signed with a key the app has not seen makes it fetch them sooner.
+pub const DISCOVERY_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 /// The least time between two fetches of the signing keys that a token with an unknown key
 /// causes: a flood of such tokens cannot make the app hammer Okta.
 const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
@@ -278,18 +300,21 @@ impl Provider {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|error| {
-                if is_untrusted_certificate(&error) {
-                    SessionError::UntrustedCertificate {
-                        issuer: issuer.to_string(),
-                        source: Box::new(error),
-                    }
-                } else {
-                    failed(Box::new(error))
-                }
+            .map_err(|error| match certificate_problem(&error) {
+                Some(problem) => SessionError::UntrustedCertificate {
+                    issuer: issuer.to_string(),
+                    problem,
+                    source: Box::new(error),
+                },
+                None => failed(Box::new(error)),
             })?;
         let status = response.status();
-        if status.is_client_error() {
+        // Nothing at that address: a mistyped issuer. Any other refusal (429, 403 from a
+        // proxy) may pass, so it is no reason to blame the configuration.
+        if matches!(
+            status,
+            reqwest::StatusCode::NOT_FOUND | reqwest::StatusCode::GONE
+        ) {
             return Err(SessionError::NotAnIssuer {
                 issuer: issuer.to_string(),
                 reason: format!("HTTP {status} at {url}"),
@@ -348,9 +373,9 @@ impl Provider {
         })
     }
 
-    /// Whether discovery is older than [`DISCOVERY_MAX_AGE`] and should be made again.
-    pub(crate) fn is_stale(&self) -> bool {
-        self.discovered_at.elapsed() >= DISCOVERY_MAX_AGE
+    /// Whether discovery is `max_age` old or older and should be made again.
+    pub(crate) fn is_stale(&self, max_age: Duration) -> bool {
+        self.discovered_at.elapsed() >= max_age
     }
 
     /// A fresh authorization request: PKCE S256, a random `state` and `nonce`; with
@@ -388,16 +413,16 @@ impl Provider {
     /// Checks the `iss` of an authorization response (RFC 9207): when present it must be this
     /// issuer, and a provider that advertises the parameter must send it. Otherwise the
     /// response may come from another authorization server (a mix-up attack).
-    pub(crate) fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), SessionError> {
+    pub(crate) fn check_response_issuer(&self, issuers: &[String]) -> Result<(), SessionError> {
         let supported = self
             .endpoints
             .authorization_response_iss_parameter_supported;
-        match iss {
-            Some(iss) if iss == self.issuer.as_str() => Ok(()),
-            None if !supported => Ok(()),
+        match issuers {
+            [iss] if iss == self.issuer.as_str() => Ok(()),
+            [] if !supported => Ok(()),
             received => Err(SessionError::ResponseIssuer {
                 expected: self.issuer.to_string(),
-                received: received.map(str::to_owned),
+                received: received.to_vec(),
             }),
         }
     }
@@ -669,7 +694,10 @@ impl Provider {
 
     /// Verifies `id_token` fully: signature, issuer, audience, expiry, `nonce` (when one was
     /// sent) and `at_hash`. A key the app has not seen (Okta rotated its signing key) makes it
-    /// fetch Okta's keys again and verify once more.
+    /// fetch Okta's keys again and verify once more. When they cannot be fetched, TLS vouches
+    /// for the signature instead, as OIDC Core 3.1.3.7 allows for an ID token that came
+    /// straight from the token endpoint (every other claim is still checked): an outage of
+    /// Okta's keys alone must not end a session.
     async fn verify_id_token(
         &self,
         id_token: &CoreIdToken,
@@ -677,23 +705,34 @@ impl Provider {
         nonce: Option<&Nonce>,
     ) -> Result<UserClaims, IdTokenProblem> {
         let known = self.keys.lock().await.set.clone();
-        match self.check_id_token(id_token, response, nonce, known) {
+        match self.check_id_token(id_token, response, nonce, Some(known)) {
             Err(IdTokenProblem::UnknownKey) => {
                 let keys = self.refetch_keys().await;
+                if keys.is_none() {
+                    tracing::warn!("the ID token's signing key is unknown and Okta's keys cannot be fetched; the TLS connection to Okta's token endpoint vouches for it");
+                }
                 self.check_id_token(id_token, response, nonce, keys)
             }
             verified => verified,
         }
     }
 
+    /// Checks `id_token`, its signature with `keys` (none: the signature is not checked, and
+    /// neither is `at_hash`, which needs the signing key).
     fn check_id_token(
         &self,
         id_token: &CoreIdToken,
         response: &CoreTokenResponse,
         nonce: Option<&Nonce>,
-        keys: CoreJsonWebKeySet,
+        keys: Option<CoreJsonWebKeySet>,
     ) -> Result<UserClaims, IdTokenProblem> {
-        let verifier = self.verifier(keys);
+        let signature_checked = keys.is_some();
+        let verifier = match keys {
+            Some(keys) => self.verifier(keys),
+            None => self
+                .verifier(CoreJsonWebKeySet::new(Vec::new()))
+                .insecure_disable_signature_check(),
+        };
         let claims: &CoreIdTokenClaims = match nonce {
             Some(nonce) => id_token.claims(&verifier, nonce),
             // A refreshed ID token carries no nonce of ours to check.
@@ -706,7 +745,7 @@ impl Provider {
             ClaimsVerificationError::InvalidIssuer(_) => IdTokenProblem::OtherIssuer,
             error => IdTokenProblem::Invalid(Box::new(error)),
         })?;
-        if let Some(expected) = claims.access_token_hash() {
+        if let Some(expected) = claims.access_token_hash().filter(|_| signature_checked) {
             let invalid = |error: BoxError| IdTokenProblem::Invalid(error);
             let algorithm = id_token
                 .signing_alg()
@@ -737,28 +776,30 @@ impl Provider {
 
     /// Okta's signing keys after a token named one the app has not seen: fetched again,
     /// unless such a fetch succeeded less than [`KEY_REFETCH_INTERVAL`] ago (then the keys as
-    /// they are, which that fetch may have brought up to date). The limit keeps the app's own
-    /// retries from asking Okta for its keys over and over.
-    async fn refetch_keys(&self) -> CoreJsonWebKeySet {
+    /// they are, which that fetch may have brought up to date: a token whose key they lack is
+    /// signed with a key Okta does not publish). The limit keeps the app's own retries from
+    /// asking Okta for its keys over and over. `None` when Okta's keys cannot be fetched.
+    async fn refetch_keys(&self) -> Option<CoreJsonWebKeySet> {
         let mut keys = self.keys.lock().await;
         if keys
             .refetched_at
             .is_some_and(|at| at.elapsed() < KEY_REFETCH_INTERVAL)
         {
             tracing::warn!("a token names an unknown signing key; Okta's keys were fetched again less than a minute ago");
-            return keys.set.clone();
+            return Some(keys.set.clone());
         }
         match JsonWebKeySet::fetch_async(&self.jwks_uri, &self.http).await {
             Ok(set) => {
                 tracing::info!("a token names an unknown signing key; fetched Okta's keys again");
                 keys.set = set;
                 keys.refetched_at = Some(Instant::now());
+                Some(keys.set.clone())
             }
             Err(error) => {
                 tracing::warn!(error = %error_chain(&error), "could not fetch Okta's signing keys again");
+                None
             }
         }
-        keys.set.clone()
     }
 }
 
@@ -1028,6 +1069,28 @@ fn page_text(page: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_certificate_names_what_to_fix() {
+        use rustls::CertificateError as Refused;
+        for (refused, problem) in [
+            (Refused::UnknownIssuer, CertificateProblem::UnknownCa),
+            (Refused::Expired, CertificateProblem::OutsideValidity),
+            (Refused::NotValidYet, CertificateProblem::OutsideValidity),
+            (Refused::NotValidForName, CertificateProblem::OtherHost),
+            (Refused::Revoked, CertificateProblem::Other),
+        ] {
+            assert_eq!(CertificateProblem::of(&refused), problem, "{refused:?}");
+        }
+        let expired = SessionError::UntrustedCertificate {
+            issuer: "https://example.okta.com".into(),
+            problem: CertificateProblem::OutsideValidity,
+            source: "expired".into(),
+        };
+        assert!(expired
+            .to_string()
+            .contains("check this computer's date and time"));
+    }
 
     /// A token endpoint on 127.0.0.1 that always answers `400 use_dpop_nonce` with a new nonce,
     /// and the proofs it got.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mock_okta::browser::{Browser, Landing};
 use mock_okta::{MockOkta, DEMO_CLIENT_ID};
-use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
+use oidc_session::provider::{DEFAULT_REQUEST_TIMEOUT, DISCOVERY_MAX_AGE};
 use oidc_session::vault::PendingSignOut;
 use oidc_session::{
     Config, DesktopLinks, IdentityProvider, Issuer, Journal, RevocationStatus, Session,
@@ -379,10 +379,9 @@ pub struct Harness {
     pub service: String,
     /// The app's data directory.
     pub data_dir: tempfile::TempDir,
-    /// How long the app's requests to mock-okta may take; [`Harness::restart`] applies it.
-    pub request_timeout: Duration,
-    /// The authorization server the app signs in to.
-    pub server: Server,
+    /// The authorization server the app signs in to, and how; [`Harness::restart`] applies a
+    /// change.
+    pub idp: IdentityProvider,
     /// The app.
     pub app: TestSession,
 }
@@ -434,39 +433,29 @@ impl Harness {
         let mock = MockOkta::start(mock_config).await.unwrap();
         let service = format!("{SCHEME}.test.{test}.{}", std::process::id());
         let data_dir = tempfile::tempdir().unwrap();
-        let request_timeout = DEFAULT_REQUEST_TIMEOUT;
-        let app = Self::start_app(
-            &mock,
-            server,
-            &config,
-            &service,
-            data_dir.path(),
-            request_timeout,
-        );
+        let idp = IdentityProvider {
+            issuer: server.issuer(&mock),
+            ..identity_provider(&mock, DEFAULT_REQUEST_TIMEOUT)
+        };
+        let app = Self::start_app(&idp, &config, &service, data_dir.path());
         Self {
             mock,
             config,
             service,
             data_dir,
-            request_timeout,
-            server,
+            idp,
             app,
         }
     }
 
     fn start_app(
-        mock: &MockOkta,
-        server: Server,
+        idp: &IdentityProvider,
         config: &Config,
         service: &str,
         data_dir: &Path,
-        request_timeout: Duration,
     ) -> TestSession {
         TestSession::start(SessionSetup {
-            idp: IdentityProvider {
-                issuer: server.issuer(mock),
-                ..identity_provider(mock, request_timeout)
-            },
+            idp: idp.clone(),
             config: config.clone(),
             vault: platform_vault(service),
             data_dir,
@@ -478,14 +467,7 @@ impl Harness {
     /// journal, once the old one's background work has stopped.
     pub async fn restart(&mut self) {
         self.app.stop().await;
-        self.app = Self::start_app(
-            &self.mock,
-            self.server,
-            &self.config,
-            &self.service,
-            self.data_dir.path(),
-            self.request_timeout,
-        );
+        self.app = Self::start_app(&self.idp, &self.config, &self.service, self.data_dir.path());
     }
 
     /// The app's keychain entries.
@@ -573,6 +555,7 @@ pub fn identity_provider(mock: &MockOkta, request_timeout: Duration) -> Identity
         client_id: DEMO_CLIENT_ID.to_owned(),
         extra_root_pem: Some(mock.ca_certificate_pem().as_bytes().to_vec()),
         request_timeout,
+        discovery_max_age: DISCOVERY_MAX_AGE,
     }
 }
 

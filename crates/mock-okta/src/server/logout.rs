@@ -103,7 +103,8 @@ fn check(
         .id_token_hint
         .as_deref()
         .filter(|hint| !hint.is_empty())
-        .ok_or("The 'id_token_hint' parameter is required.")?;
+        // Okta's words for a request without a hint.
+        .ok_or("A client_id must be provided in the request.")?;
     let client_ids: Vec<&str> = state
         .config
         .clients

@@ -71,6 +71,14 @@ pub enum SignedOutReason {
     SignOutResumed,
 }
 
+impl SignedOutReason {
+    /// Whether the browser's Okta session may sign nobody in here without a password after
+    /// this: Okta's answer named someone else than the person signed in.
+    fn distrusts_browser_session(self) -> bool {
+        self == Self::IdentityChanged
+    }
+}
+
 /// The session as the UI sees it: no token, ever.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -161,7 +169,7 @@ pub struct SessionManager {
     config: Config,
     idp: IdentityProvider,
     http: reqwest::Client,
-    /// Discovered once, then reused for [`crate::provider::DISCOVERY_MAX_AGE`]; a failed
+    /// Discovered once, then reused for the IdP's `discovery_max_age`; a failed
     /// discovery is retried next time.
     provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
     keychain: Keychain,
@@ -266,7 +274,10 @@ impl SessionManager {
     /// older discovery serves).
     async fn provider(&self) -> Result<Arc<Provider>, SessionError> {
         let mut cached = self.provider.lock().await;
-        if let Some(provider) = cached.as_ref().filter(|provider| !provider.is_stale()) {
+        if let Some(provider) = cached
+            .as_ref()
+            .filter(|provider| !provider.is_stale(self.idp.discovery_max_age))
+        {
             return Ok(provider.clone());
         }
         let discovered = Provider::discover(

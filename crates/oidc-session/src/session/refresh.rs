@@ -70,8 +70,7 @@ impl SessionManager {
     }
 
     /// Whether a failed refresh ends the session, and why: Okta refused to renew it, or
-    /// answered with what the app cannot use. When Okta named another person, the next
-    /// sign-in must ask for a password. Anything else (offline, Okta in trouble, the keychain)
+    /// answered with what the app cannot use. Anything else (offline, Okta in trouble, the keychain)
     /// leaves the session for a retry.
     pub(super) fn session_ending(&self, error: &SessionError) -> Option<SignedOutReason> {
         let reason = match error {
@@ -90,10 +89,7 @@ impl SessionManager {
                 SignedOutReason::EndedByOrganization
             }
             SessionError::RefreshUnavailable => SignedOutReason::EndedElsewhere,
-            SessionError::IdentityChanged => {
-                self.require_fresh_login(true);
-                SignedOutReason::IdentityChanged
-            }
+            SessionError::IdentityChanged => SignedOutReason::IdentityChanged,
             SessionError::InvalidIdToken(_) | SessionError::NotDpopBound { .. } => {
                 SignedOutReason::UnverifiedAnswer
             }

@@ -100,17 +100,17 @@ impl SessionManager {
             _ = cancelled => return Err(SessionError::Cancelled),
             _ = tokio::time::sleep(timeout) => return Err(SessionError::TimedOut(timeout.as_secs())),
         };
-        let (code, issuer) = match result {
-            CallbackResult::Code { code, issuer } => (Ok(code), issuer),
+        let (code, issuers) = match result {
+            CallbackResult::Code { code, issuers } => (Ok(code), issuers),
             CallbackResult::Error {
                 code,
                 description,
-                issuer,
-            } => (Err(SessionError::IdpError { code, description }), issuer),
+                issuers,
+            } => (Err(SessionError::IdpError { code, description }), issuers),
             CallbackResult::SignedOut => unreachable!("sign-in waits for sign-in callbacks only"),
         };
         // Even an error is only believed from the issuer asked.
-        if let Err(refused) = provider.check_response_issuer(issuer.as_deref()) {
+        if let Err(refused) = provider.check_response_issuer(&issuers) {
             if let Err(error) = &code {
                 tracing::warn!(%error, "the sign-in answer with the wrong issuer carried this error");
             }

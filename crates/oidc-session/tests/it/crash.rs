@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mock_okta::browser::Browser;
 use mock_okta::{MockOkta, TokenKind, TokenState, DEMO_CLIENT_ID};
-use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
+use oidc_session::provider::{DEFAULT_REQUEST_TIMEOUT, DISCOVERY_MAX_AGE};
 use oidc_session::{
     Config, IdentityProvider, Issuer, Journal, SessionView, SignOutMode, SignOutStep,
     SignedOutReason,
@@ -53,6 +53,7 @@ async fn child(stop_at: SignOutStep) {
         client_id: DEMO_CLIENT_ID.to_owned(),
         extra_root_pem: Some(ca_pem.clone()),
         request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        discovery_max_age: DISCOVERY_MAX_AGE,
     };
     let mut app = start_app(
         idp,

@@ -135,7 +135,7 @@ impl Cell {
         let replaced = harness.vault().load().unwrap().unwrap().tokens.access_token;
 
         // A fresh start of the app, which has not discovered Okta yet.
-        harness.request_timeout = if self.fault == Fault::Slow {
+        harness.idp.request_timeout = if self.fault == Fault::Slow {
             SHORT_REQUEST_TIMEOUT
         } else {
             DEFAULT_REQUEST_TIMEOUT

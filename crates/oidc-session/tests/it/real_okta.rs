@@ -3,12 +3,14 @@
 //! private CA, a fresh sign-in after an unconfirmed sign-out, the organization ending the
 //! session, and a refresh that names another person.
 
+use std::time::Duration;
+
 use mock_okta::browser::{Browser, Landing};
 use mock_okta::{
     Authentication, AuthorizationResponseIss, Endpoint, MockOkta, SessionInfo, TokenKind,
     TokenState, DEMO_PASSWORD, DEMO_SECOND_USERNAME, DEMO_USERNAME,
 };
-use oidc_session::provider::DEFAULT_REQUEST_TIMEOUT;
+use oidc_session::provider::{DEFAULT_REQUEST_TIMEOUT, DISCOVERY_MAX_AGE};
 use oidc_session::{
     Config, IdentityProvider, Issuer, OutcomeKind, SessionView, SignOutMode, SignedOutReason,
 };
@@ -71,23 +73,11 @@ async fn the_org_server_signs_in_and_out_with_its_issuer_as_written() {
 #[tokio::test]
 async fn an_issuer_discovery_does_not_name_is_a_configuration_error() {
     let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
-    let data_dir = tempfile::tempdir().unwrap();
     for (configured, discovered) in [
         (format!("{}/", mock.org_issuer()), mock.org_issuer()),
         (format!("{}/", mock.issuer()), mock.issuer().to_string()),
     ] {
-        let service = format!("{SCHEME}.test.issuer-mismatch.{}", std::process::id());
-        let mut app = TestSession::start(SessionSetup {
-            idp: IdentityProvider {
-                issuer: Issuer::new(&configured).unwrap(),
-                ..identity_provider(&mock, DEFAULT_REQUEST_TIMEOUT)
-            },
-            config: Config::defaults(SCHEME),
-            vault: platform_vault(&service),
-            data_dir: data_dir.path(),
-            events: RecordedEvents::default(),
-        });
-        let error = app.manager.sign_in().await.unwrap_err();
+        let error = sign_in_failure("issuer-mismatch", &mock, &configured).await;
         assert_eq!(error.code(), "configuration", "{error}");
         let message = error.to_string();
         assert!(
@@ -95,8 +85,50 @@ async fn an_issuer_discovery_does_not_name_is_a_configuration_error() {
                 && message.contains(&format!("write issuer = \"{discovered}\" in config.toml")),
             "{message}"
         );
-        app.stop().await;
     }
+}
+
+#[tokio::test]
+async fn an_address_without_discovery_is_a_configuration_error_and_a_busy_okta_is_not() {
+    let mock = MockOkta::start(mock_okta::Config::default()).await.unwrap();
+    // The org server's endpoints' prefix, taken for its issuer: nothing to discover there.
+    let error = sign_in_failure(
+        "not-an-issuer",
+        &mock,
+        &format!("{}/oauth2/v1", mock.org_issuer()),
+    )
+    .await;
+    assert_eq!(error.code(), "configuration", "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("is not an Okta authorization server (HTTP 404 Not Found"),
+        "{error}"
+    );
+    // Too many requests: the issuer is right, Okta asks to wait.
+    mock.update_faults(|faults| faults.discovery.status = Some(429));
+    let error = sign_in_failure("not-an-issuer", &mock, mock.issuer().as_str()).await;
+    assert_eq!(error.code(), "discovery", "{error}");
+}
+
+/// Why a sign-in to `issuer`, as configured, fails at once (the browser is never opened), in
+/// an app with the keychain service of `test`.
+async fn sign_in_failure(test: &str, mock: &MockOkta, issuer: &str) -> oidc_session::SessionError {
+    let service = format!("{SCHEME}.test.{test}.{}", std::process::id());
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut app = TestSession::start(SessionSetup {
+        idp: IdentityProvider {
+            issuer: Issuer::new(issuer).unwrap(),
+            ..identity_provider(mock, DEFAULT_REQUEST_TIMEOUT)
+        },
+        config: Config::defaults(SCHEME),
+        vault: platform_vault(&service),
+        data_dir: data_dir.path(),
+        events: RecordedEvents::default(),
+    });
+    let error = app.manager.sign_in().await.unwrap_err();
+    app.stop().await;
+    error
 }
 
 /// Signs in through `browser` with mock-okta answering as `mode`; returns the callback's
@@ -133,6 +165,20 @@ async fn a_sign_in_answer_must_name_the_issuer_it_was_asked_of() {
     let (iss, failure) =
         sign_in_with_iss(&mut harness, &browser, AuthorizationResponseIss::Sent).await;
     assert_eq!((iss.as_deref(), failure), (Some(issuer.as_str()), None));
+
+    // A forged answer that names the right issuer and another: refused at once.
+    let (url, task) = harness.app.begin_sign_in().await;
+    let mut forged = expect_app_redirect(browser.open(url).await.unwrap());
+    forged
+        .query_pairs_mut()
+        .append_pair("iss", &harness.mock.org_issuer());
+    assert!(harness.app.manager.handle_deep_link(forged.as_str()));
+    let error = task.await.unwrap().unwrap_err();
+    assert_eq!(error.code(), "response_issuer");
+    assert!(
+        error.to_string().contains("named several issuers"),
+        "{error}"
+    );
 
     // A mix-up: the answer names the org server, which the app did not ask.
     let (iss, failure) = sign_in_with_iss(
@@ -185,6 +231,39 @@ async fn a_rotated_signing_key_needs_no_restart() {
 }
 
 #[tokio::test]
+async fn a_rotated_signing_key_okta_cannot_serve_yet_keeps_the_session() {
+    let mut harness = Harness::start("key-rotation-keys-down").await;
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    let fetched = harness.mock.requests_served(Endpoint::Keys);
+
+    // Okta's keys endpoint fails just as the key rotates: TLS vouches for the ID token that
+    // the token endpoint sent, and the session goes on.
+    harness.mock.rotate_signing_key(false).await;
+    harness
+        .mock
+        .update_faults(|faults| faults.keys.status = Some(503));
+    harness.app.manager.refresh_now().await.unwrap();
+    assert_eq!(harness.mock.requests_served(Endpoint::Keys), fetched + 1);
+    assert!(matches!(
+        harness.app.manager.view(),
+        SessionView::SignedIn { .. }
+    ));
+
+    // Once Okta serves its keys again, the next ID token is checked against them.
+    harness
+        .mock
+        .update_faults(|faults| faults.keys.status = None);
+    harness.app.manager.refresh_now().await.unwrap();
+    assert_eq!(harness.mock.requests_served(Endpoint::Keys), fetched + 2);
+    harness.app.sign_out(&browser).await;
+    assert_eq!(
+        harness.app.events.outcomes()[0].kind,
+        OutcomeKind::Completed
+    );
+}
+
+#[tokio::test]
 async fn unknown_signing_keys_are_fetched_at_most_once_a_minute() {
     let mut harness = Harness::start("key-refetch-limit").await;
     let browser = harness.browser();
@@ -205,6 +284,56 @@ async fn unknown_signing_keys_are_fetched_at_most_once_a_minute() {
         signed_out_because(SignedOutReason::UnverifiedAnswer)
     );
     wait_until_tokens_are_dead(&harness, issued_before).await;
+}
+
+#[tokio::test]
+async fn discovery_and_keys_are_fetched_again_once_older_than_their_maximum_age() {
+    let mut harness = Harness::start("discovery-max-age").await;
+    let browser = harness.browser();
+    harness.app.sign_in(&browser).await;
+    let fetches = |harness: &Harness| {
+        [Endpoint::Discovery, Endpoint::Keys].map(|endpoint| harness.mock.requests_served(endpoint))
+    };
+    // Younger than the maximum age (a day): the refresh and the replaced token's revocation
+    // use what the sign-in fetched.
+    let before = fetches(&harness);
+    refresh_and_revoke_the_replaced(&harness).await;
+    assert_eq!(fetches(&harness), before);
+
+    // Always too old: the refresh and the revocation each fetch both again.
+    harness.idp.discovery_max_age = Duration::ZERO;
+    harness.restart().await;
+    harness.app.manager.restored().await.unwrap();
+    let before = fetches(&harness);
+    refresh_and_revoke_the_replaced(&harness).await;
+    assert_eq!(fetches(&harness), before.map(|count| count + 2));
+
+    // Okta's discovery failing then is no outage: the older discovery serves both.
+    harness
+        .mock
+        .update_faults(|faults| faults.discovery.status = Some(503));
+    refresh_and_revoke_the_replaced(&harness).await;
+    assert_eq!(
+        fetches(&harness),
+        [before[0] + 4, before[1] + 2],
+        "a failed discovery fetches no keys"
+    );
+    assert!(matches!(
+        harness.app.manager.view(),
+        SessionView::SignedIn { .. }
+    ));
+}
+
+/// Refreshes the tokens, then waits until the retries revoked the access token the refresh
+/// replaced.
+async fn refresh_and_revoke_the_replaced(harness: &Harness) {
+    let replaced = harness.vault().load().unwrap().unwrap().tokens.access_token;
+    harness.app.manager.refresh_now().await.unwrap();
+    harness
+        .wait_until("the replaced access token revoked", || {
+            harness.mock.token(replaced.secret()).unwrap().state == TokenState::Revoked
+        })
+        .await;
 }
 
 /// Waits until no access or refresh token that mock-okta issued after the first `skipped`
@@ -306,6 +435,7 @@ async fn sign_in_trusting_the_system_store_only(issuer: &str) {
             client_id: mock_okta::DEMO_CLIENT_ID.to_owned(),
             extra_root_pem: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            discovery_max_age: DISCOVERY_MAX_AGE,
         },
         config: Config::defaults(SCHEME),
         vault: platform_vault(&service),
@@ -490,23 +620,54 @@ async fn offline_the_session_stays_and_the_refresh_is_tried_again() {
     harness.update_lifetimes(|lifetimes| lifetimes.access_token_secs = 2);
     let browser = harness.browser();
     harness.app.sign_in(&browser).await;
-    let stored = harness.vault().load().unwrap().unwrap();
 
-    harness.mock.go_offline().await;
-    let error = harness.app.manager.refresh_now().await.unwrap_err();
-    assert_eq!(error.code(), "network", "{error}");
+    // Okta's token endpoint out of reach: each background refresh loses its connection.
+    let since = harness.mock.journal_position();
+    harness
+        .mock
+        .update_faults(|faults| faults.token.drop_connection = true);
+    let failed_refreshes = |harness: &Harness| {
+        harness
+            .mock
+            .requests(since)
+            .iter()
+            .filter(|entry| {
+                entry.endpoint == Some(Endpoint::Token)
+                    && entry.outcome == "fault: connection dropped"
+            })
+            .count()
+    };
+    harness
+        .wait_until("a failed background refresh", || {
+            failed_refreshes(&harness) >= 1
+        })
+        .await;
+    // The refresh loop is sequential: whatever it did before has landed by now.
+    let stored = harness.vault().load().unwrap().unwrap();
+    let heard = harness.app.events.views().len();
+    harness
+        .wait_until("the refresh tried again", || {
+            failed_refreshes(&harness) >= 2
+        })
+        .await;
     assert!(matches!(
         harness.app.manager.view(),
         SessionView::SignedIn { .. }
     ));
+    assert_eq!(
+        harness.vault().load().unwrap().unwrap().tokens.access_token,
+        stored.tokens.access_token
+    );
+    assert_eq!(
+        harness.app.events.views().len(),
+        heard,
+        "the window heard of nothing"
+    );
+    assert!(harness.app.events.outcomes().is_empty());
 
-    let issued = harness.mock.requests_served(Endpoint::Token);
-    harness.mock.go_online().await.unwrap();
     harness
-        .wait_until("a background refresh once Okta is back", || {
-            harness.mock.requests_served(Endpoint::Token) > issued
-        })
-        .await;
+        .mock
+        .update_faults(|faults| faults.token.drop_connection = false);
     harness
         .wait_until("the refreshed tokens in the keychain", || {
             harness

@@ -644,18 +644,13 @@ async fn stopping_while_the_id_token_is_refreshed_still_revokes_the_fresh_tokens
         .mock
         .update_faults(|faults| faults.token.latency_ms = 1_000);
     refuse_revocations(&harness, true);
+    let renewals = harness.mock.requests_served(Endpoint::Token);
     let task = harness.app.begin_sign_out(SignOutMode::Full);
     harness
-        .wait_until("the sign-out to reach the network", || {
-            harness
-                .app
-                .events
-                .views()
-                .last()
-                .is_some_and(|view| view.contains("\"signingOut\":true"))
+        .wait_until("the renewal to reach Okta", || {
+            harness.mock.requests_served(Endpoint::Token) > renewals
         })
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     harness.app.manager.cancel();
     task.await.unwrap().unwrap();
     assert_eq!(only_outcome(&harness).kind, OutcomeKind::Cancelled);

@@ -502,14 +502,31 @@ async fn after_a_sign_out_okta_did_not_confirm_the_next_sign_in_asks_for_a_passw
     harness.app.sign_in(&browser).await;
     let first = harness.mock.sessions();
 
-    // Okta's end-session page hangs, and the person stops waiting.
-    let task = harness.begin_unconfirmed_sign_out(&browser).await;
+    // Okta's end-session page hangs (the app's preflight went through), and the person stops
+    // waiting: the browser's Okta session lives on.
+    let task = harness.app.begin_sign_out(SignOutMode::Full);
+    let logout = harness.app.next_opened().await;
+    let reached = harness.mock.requests_served(Endpoint::Logout);
+    harness
+        .mock
+        .update_faults(|faults| faults.logout.latency_ms = 3_600_000);
+    let hung = tokio::spawn({
+        let browser = browser.clone();
+        async move { browser.open(logout).await }
+    });
+    harness
+        .wait_until("the browser to reach Okta's end-session page", || {
+            harness.mock.requests_served(Endpoint::Logout) > reached
+        })
+        .await;
     harness.app.manager.cancel();
     task.await.unwrap().unwrap();
     assert_password_required_after(&harness, OutcomeKind::Cancelled);
+    hung.abort();
     harness
         .mock
-        .update_faults(|faults| faults.logout_never_redirects = false);
+        .update_faults(|faults| faults.logout.latency_ms = 0);
+    assert_eq!(harness.mock.sessions(), first, "Okta's session lives on");
 
     // The app remembers across a restart, and says so.
     harness.restart().await;

@@ -395,6 +395,14 @@ pub enum Server {
     Org,
 }
 
+/// Every issuer form the app accepts, as which server and whether its issuer is plain http on
+/// 127.0.0.1: the org server and a custom one over HTTPS, and the org server over http.
+pub const ISSUER_FORMS: [(Server, bool); 3] = [
+    (Server::Org, false),
+    (Server::Default, false),
+    (Server::Org, true),
+];
+
 impl Server {
     /// This server's issuer at `mock`, as Okta writes it.
     pub fn issuer(self, mock: &MockOkta) -> Issuer {
@@ -420,6 +428,16 @@ impl Harness {
     /// A signed-out app with `config` that signs in to `server`.
     pub async fn start_on(test: &str, config: Config, server: Server) -> Self {
         Self::start_against(test, config, mock_okta::Config::default(), server).await
+    }
+
+    /// A signed-out app with the default configuration that signs in to one of the
+    /// [`ISSUER_FORMS`].
+    pub async fn start_on_form(test: &str, (server, plain_http_issuer): (Server, bool)) -> Self {
+        let mock_config = mock_okta::Config {
+            plain_http_issuer,
+            ..mock_okta::Config::default()
+        };
+        Self::start_against(test, Config::defaults(SCHEME), mock_config, server).await
     }
 
     /// A signed-out app with `config` that signs in to `server` of a mock-okta started with

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use mock_okta::{Endpoint, MockOkta, TokenKind, TokenState, DEMO_CLIENT_ID};
 use oidc_session::{Config, DpopKey, OutcomeKind, SessionView, SignOutMode, SignedOutReason};
-use session_testkit::{Harness, Server, SCHEME};
+use session_testkit::{Harness, Server, ISSUER_FORMS, SCHEME};
 
 /// The app with `dpop = true`.
 fn dpop_config() -> Config {
@@ -90,11 +90,7 @@ fn jwt_claims(token: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn every_issuer_form_signs_in_refreshes_and_signs_out_with_bound_tokens() {
-    for (server, plain_http_issuer) in [
-        (Server::Org, false),
-        (Server::Default, false),
-        (Server::Org, true),
-    ] {
+    for (server, plain_http_issuer) in ISSUER_FORMS {
         let test = format!("dpop-{server:?}-{plain_http_issuer}");
         let mut harness = Harness::start_against(
             &test,

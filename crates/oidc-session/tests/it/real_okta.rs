@@ -16,7 +16,7 @@ use oidc_session::{
 };
 use session_testkit::{
     expect_app_redirect, identity_provider, platform_vault, query, Harness, RecordedEvents, Server,
-    SessionSetup, TestSession, SCHEME,
+    SessionSetup, TestSession, ISSUER_FORMS, SCHEME,
 };
 
 /// The view of a signed-out app that signed out by itself for `reason`.
@@ -158,76 +158,93 @@ async fn sign_in_with_iss(
 
 #[tokio::test]
 async fn a_sign_in_answer_must_name_the_issuer_it_was_asked_of() {
-    let mut harness = Harness::start("response-iss").await;
-    let browser = harness.browser();
-    let issuer = harness.mock.issuer().to_string();
+    for form in ISSUER_FORMS {
+        let test = format!("response-iss-{form:?}");
+        let mut harness = Harness::start_on_form(&test, form).await;
+        let browser = harness.browser();
+        let issuer = harness.idp.issuer.to_string();
+        let other_server = match form.0 {
+            Server::Org => Server::Default,
+            Server::Default => Server::Org,
+        };
+        let other = other_server.issuer(&harness.mock).to_string();
 
-    let (iss, failure) =
-        sign_in_with_iss(&mut harness, &browser, AuthorizationResponseIss::Sent).await;
-    assert_eq!((iss.as_deref(), failure), (Some(issuer.as_str()), None));
+        let (iss, failure) =
+            sign_in_with_iss(&mut harness, &browser, AuthorizationResponseIss::Sent).await;
+        assert_eq!((iss, failure), (Some(issuer), None), "{test}");
 
-    // A forged answer that names the right issuer and another: refused at once.
-    let (url, task) = harness.app.begin_sign_in().await;
-    let mut forged = expect_app_redirect(browser.open(url).await.unwrap());
-    forged
-        .query_pairs_mut()
-        .append_pair("iss", &harness.mock.org_issuer());
-    assert!(harness.app.manager.handle_deep_link(forged.as_str()));
-    let error = task.await.unwrap().unwrap_err();
-    assert_eq!(error.code(), "response_issuer");
-    assert!(
-        error.to_string().contains("named several issuers"),
-        "{error}"
-    );
+        // A forged answer that names the right issuer and another: refused at once.
+        let (url, task) = harness.app.begin_sign_in().await;
+        let mut forged = expect_app_redirect(browser.open(url).await.unwrap());
+        forged.query_pairs_mut().append_pair("iss", &other);
+        assert!(harness.app.manager.handle_deep_link(forged.as_str()));
+        let error = task.await.unwrap().unwrap_err();
+        assert_eq!(error.code(), "response_issuer", "{test}");
+        assert!(
+            error.to_string().contains("named several issuers"),
+            "{error}"
+        );
 
-    // A mix-up: the answer names the org server, which the app did not ask.
-    let (iss, failure) = sign_in_with_iss(
-        &mut harness,
-        &browser,
-        AuthorizationResponseIss::OtherIssuer,
-    )
-    .await;
-    assert_eq!(iss, Some(harness.mock.org_issuer()));
-    assert_eq!(failure, Some("response_issuer"));
+        // A mix-up: the answer names another server of the org, which the app did not ask.
+        let (iss, failure) = sign_in_with_iss(
+            &mut harness,
+            &browser,
+            AuthorizationResponseIss::OtherIssuer,
+        )
+        .await;
+        assert_eq!(
+            (iss, failure),
+            (Some(other), Some("response_issuer")),
+            "{test}"
+        );
 
-    // Advertised but missing.
-    let (iss, failure) =
-        sign_in_with_iss(&mut harness, &browser, AuthorizationResponseIss::Omitted).await;
-    assert_eq!((iss, failure), (None, Some("response_issuer")));
+        // Advertised but missing.
+        let (iss, failure) =
+            sign_in_with_iss(&mut harness, &browser, AuthorizationResponseIss::Omitted).await;
+        assert_eq!((iss, failure), (None, Some("response_issuer")), "{test}");
 
-    // An older org that does not support it: no `iss`, and that is fine.
-    let (iss, failure) = sign_in_with_iss(
-        &mut harness,
-        &browser,
-        AuthorizationResponseIss::NotSupported,
-    )
-    .await;
-    assert_eq!((iss, failure), (None, None));
-    assert!(harness.vault().load().unwrap().is_none());
+        // An older org that does not support it: no `iss`, and that is fine.
+        let (iss, failure) = sign_in_with_iss(
+            &mut harness,
+            &browser,
+            AuthorizationResponseIss::NotSupported,
+        )
+        .await;
+        assert_eq!((iss, failure), (None, None), "{test}");
+        assert!(harness.vault().load().unwrap().is_none());
+    }
 }
 
 #[tokio::test]
 async fn a_rotated_signing_key_needs_no_restart() {
-    let mut harness = Harness::start("key-rotation").await;
-    let browser = harness.browser();
-    harness.app.sign_in(&browser).await;
-    let fetched = harness.mock.requests_served(Endpoint::Keys);
+    for form in ISSUER_FORMS {
+        let test = format!("key-rotation-{form:?}");
+        let mut harness = Harness::start_on_form(&test, form).await;
+        let browser = harness.browser();
+        harness.app.sign_in(&browser).await;
+        let fetched = harness.mock.requests_served(Endpoint::Keys);
 
-    harness.mock.rotate_signing_key(false).await;
-    harness.app.manager.refresh_now().await.unwrap();
-    assert_eq!(
-        harness.mock.requests_served(Endpoint::Keys),
-        fetched + 1,
-        "the refreshed ID token's unknown key made the app fetch the keys again"
-    );
-    // The end-session hint is the refreshed ID token, signed with the new key.
-    harness.app.sign_out(&browser).await;
-    assert_eq!(
-        harness.app.events.outcomes()[0].kind,
-        OutcomeKind::Completed
-    );
-    harness.app.sign_in(&browser).await;
-    assert_eq!(harness.mock.requests_served(Endpoint::Keys), fetched + 1);
+        harness.mock.rotate_signing_key(false).await;
+        harness.app.manager.refresh_now().await.unwrap();
+        assert_eq!(
+            harness.mock.requests_served(Endpoint::Keys),
+            fetched + 1,
+            "{test}: the refreshed ID token's unknown key made the app fetch the keys again"
+        );
+        // The end-session hint is the refreshed ID token, signed with the new key.
+        harness.app.sign_out(&browser).await;
+        assert_eq!(
+            harness.app.events.outcomes()[0].kind,
+            OutcomeKind::Completed,
+            "{test}"
+        );
+        harness.app.sign_in(&browser).await;
+        assert_eq!(
+            harness.mock.requests_served(Endpoint::Keys),
+            fetched + 1,
+            "{test}"
+        );
+    }
 }
 
 #[tokio::test]

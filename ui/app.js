@@ -140,8 +140,10 @@ const ERROR_TITLES = {
 
 function showOutcome(outcome) {
   // A sign-out the app made by itself (a timeout, Okta's refusal) is explained by its reason
-  // instead; tokens it could not revoke yet have a notice of their own.
-  if (document.documentElement.dataset.reason && !outcome.sessionLeftInKeychain) {
+  // instead; tokens it could not revoke yet have a notice of their own. Anything else it has
+  // to say (the keychain, a configuration to fix) is shown.
+  const explainedByReason = ["signed_out_of_app_only", "offline"].includes(outcome.kind);
+  if (document.documentElement.dataset.reason && explainedByReason && !outcome.sessionLeftInKeychain) {
     return;
   }
   const [kind, title] = outcome.sessionLeftInKeychain

@@ -297,15 +297,23 @@ impl AppDesktop for Desktop {
             let secret = String::from_utf8(output.stdout).unwrap();
             (output.status.success() && !secret.is_empty()).then_some(secret)
         };
-        let session = lookup("session")?;
         // A long value is split into parts that a manifest in the entry names (README:
-        // "Signing out").
-        let manifest: serde_json::Value = serde_json::from_str(&session).ok()?;
-        match (manifest["parts"].as_u64(), manifest["generation"].as_u64()) {
-            (Some(parts), Some(generation)) => (1..=parts)
+        // "Signing out"). A refresh meanwhile writes the other generation's parts and deletes
+        // these: then the manifest has changed, and it is read again, as the app's reads do.
+        loop {
+            let session = lookup("session")?;
+            let manifest: serde_json::Value = serde_json::from_str(&session).ok()?;
+            let (Some(parts), Some(generation)) =
+                (manifest["parts"].as_u64(), manifest["generation"].as_u64())
+            else {
+                return Some(session);
+            };
+            let value: Option<String> = (1..=parts)
                 .map(|index| lookup(&format!("session.{generation}.{index}")))
-                .collect(),
-            _ => Some(session),
+                .collect();
+            if value.is_some() || lookup("session").as_ref() == Some(&session) {
+                return value;
+            }
         }
     }
 }

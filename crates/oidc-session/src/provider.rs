@@ -428,7 +428,8 @@ impl Provider {
     }
 
     /// Exchanges the code for tokens (bound to `dpop` when given) and validates the ID token
-    /// fully: signature (JWKS), issuer, audience, expiry, nonce and `at_hash`.
+    /// fully: signature (JWKS, or the connection while Okta's keys cannot be fetched; see
+    /// `verify_id_token`), issuer, audience, expiry, nonce and `at_hash`.
     pub(crate) async fn exchange_code(
         &self,
         code: Sensitive<String>,
@@ -591,7 +592,7 @@ impl Provider {
         Err(RevocationError::Refused(format!("Okta refused: {said}")))
     }
 
-    /// Whether `id_token` has expired. Its signature was verified when it was issued; it is
+    /// Whether `id_token` has expired. It was verified when Okta issued it; its signature is
     /// not checked again, so that a key Okta has since rotated away does not hide the expiry.
     pub(crate) fn id_token_expired(&self, id_token: &IdToken) -> bool {
         let Ok(id_token) = id_token.secret().parse::<CoreIdToken>() else {
@@ -694,10 +695,11 @@ impl Provider {
 
     /// Verifies `id_token` fully: signature, issuer, audience, expiry, `nonce` (when one was
     /// sent) and `at_hash`. A key the app has not seen (Okta rotated its signing key) makes it
-    /// fetch Okta's keys again and verify once more. When they cannot be fetched, TLS vouches
-    /// for the signature instead, as OIDC Core 3.1.3.7 allows for an ID token that came
-    /// straight from the token endpoint (every other claim is still checked): an outage of
-    /// Okta's keys alone must not end a session.
+    /// fetch Okta's keys again and verify once more. When they cannot be fetched, the
+    /// connection vouches for the signature instead (verified TLS, or loopback for an http
+    /// issuer on this machine), as OIDC Core 3.1.3.7 allows for an ID token that came straight
+    /// from the token endpoint (every other claim is still checked): an outage of Okta's keys
+    /// alone must not end a session.
     async fn verify_id_token(
         &self,
         id_token: &CoreIdToken,
@@ -709,7 +711,7 @@ impl Provider {
             Err(IdTokenProblem::UnknownKey) => {
                 let keys = self.refetch_keys().await;
                 if keys.is_none() {
-                    tracing::warn!("the ID token's signing key is unknown and Okta's keys cannot be fetched; the TLS connection to Okta's token endpoint vouches for it");
+                    tracing::warn!("the ID token's signing key is unknown and Okta's keys cannot be fetched; the connection to Okta's token endpoint vouches for it");
                 }
                 self.check_id_token(id_token, response, nonce, keys)
             }

@@ -22,6 +22,7 @@ pub const UNREGISTERED_POST_LOGOUT_REDIRECT_URI: &str =
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct LogoutParams {
     id_token_hint: Option<String>,
+    client_id: Option<String>,
     post_logout_redirect_uri: Option<String>,
     state: Option<String>,
 }
@@ -103,8 +104,13 @@ fn check(
         .id_token_hint
         .as_deref()
         .filter(|hint| !hint.is_empty())
-        // Okta's words for a request without a hint.
-        .ok_or("A client_id must be provided in the request.")?;
+        .ok_or(if params.client_id.is_some() {
+            // Okta documents the hint as required.
+            "The 'id_token_hint' parameter is required."
+        } else {
+            // Okta's words for a request with neither.
+            "A client_id must be provided in the request."
+        })?;
     let client_ids: Vec<&str> = state
         .config
         .clients

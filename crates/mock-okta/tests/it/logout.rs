@@ -161,12 +161,22 @@ async fn logout_without_hint_is_a_400_page() {
             ("state", "s"),
         ],
     );
-    // Okta's words, which do not name the missing hint.
+    // Okta's words for a request with neither a hint nor a client_id.
     let message = "A client_id must be provided in the request.";
     expect_error_page(&browser, url, message).await;
     let event = mock.logout_events().pop().unwrap();
     assert_eq!(event.outcome, LogoutOutcome::Rejected);
     assert_eq!(event.error.as_deref(), Some(message));
+
+    let url = logout_url(
+        &mock,
+        &[
+            ("client_id", DEMO_CLIENT_ID),
+            ("post_logout_redirect_uri", DEMO_POST_LOGOUT_REDIRECT_URI),
+            ("state", "s"),
+        ],
+    );
+    expect_error_page(&browser, url, "id_token_hint").await;
 }
 
 #[tokio::test]

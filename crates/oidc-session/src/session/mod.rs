@@ -74,7 +74,7 @@ pub enum SignedOutReason {
 impl SignedOutReason {
     /// Whether the browser's Okta session may sign nobody in here without a password after
     /// this: Okta's answer named someone else than the person signed in.
-    fn distrusts_browser_session(self) -> bool {
+    pub(super) fn distrusts_browser_session(self) -> bool {
         self == Self::IdentityChanged
     }
 }
@@ -91,7 +91,7 @@ pub enum SessionView {
         #[serde(rename = "signingOut")]
         signing_out: bool,
         /// The next sign-in asks for a password: a sign-out could not confirm that Okta's
-        /// session in the browser ended.
+        /// session in the browser ended, or Okta's answer named someone else.
         #[serde(rename = "passwordRequired")]
         password_required: bool,
     },

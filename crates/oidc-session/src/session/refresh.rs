@@ -118,6 +118,11 @@ impl SessionManager {
             .err()
             .and_then(|error| self.session_ending(error))
         {
+            // Set before the sign-out, which may not run (a newer session) or not finish (the
+            // app quits): failing closed costs a password, failing open a silent sign-in.
+            if reason.distrusts_browser_session() {
+                self.require_fresh_login(true);
+            }
             let ended = self
                 .sign_out_because(SignOutMode::AppOnly, Some(reason), Some(sign_outs))
                 .await;

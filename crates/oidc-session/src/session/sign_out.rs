@@ -171,9 +171,7 @@ impl SessionManager {
             &self.config.post_logout_redirect_uri,
         );
         tracing::info!(kind = ?outcome.kind, revocation_pending, "signed out");
-        if outcome.password_required
-            || reason.is_some_and(SignedOutReason::distrusts_browser_session)
-        {
+        if outcome.password_required {
             self.require_fresh_login(true);
         }
         self.set_state(State::SignedOut(reason));

@@ -342,13 +342,16 @@ async fn discovery_and_keys_are_fetched_again_once_older_than_their_maximum_age(
 }
 
 /// Refreshes the tokens, then waits until the retries revoked the access token the refresh
-/// replaced.
+/// replaced and took it off their queue (so that no revocation is left for later).
 async fn refresh_and_revoke_the_replaced(harness: &Harness) {
     let replaced = harness.vault().load().unwrap().unwrap().tokens.access_token;
     harness.app.manager.refresh_now().await.unwrap();
     harness
         .wait_until("the replaced access token revoked", || {
             harness.mock.token(replaced.secret()).unwrap().state == TokenState::Revoked
+                && harness
+                    .pending()
+                    .is_some_and(|pending| pending.to_revoke.is_empty())
         })
         .await;
 }

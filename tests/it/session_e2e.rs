@@ -748,9 +748,7 @@ async fn after_an_unconfirmed_sign_out_the_window_says_the_next_sign_in_asks_for
 async fn the_window_says_the_organization_ended_the_session_and_offers_another_account() {
     let mock = start_mock().await;
     // Short-lived access tokens: the app renews them in the background, about every second.
-    let mut lifetimes = mock.lifetimes();
-    lifetimes.access_token_secs = 2;
-    mock.set_lifetimes(lifetimes);
+    mock.update_lifetimes(|lifetimes| lifetimes.access_token_secs = 2);
     let desktop = desktop_for(&mock, HandOff::Gio);
     let driver = Driver::start(&desktop).await;
     sign_in_through_the_window(&mock, &desktop, &driver).await;

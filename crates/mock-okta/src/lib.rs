@@ -282,6 +282,13 @@ impl MockOkta {
         self.state.set_lifetimes(lifetimes);
     }
 
+    /// Changes some token lifetimes, keeping the others (see [`MockOkta::set_lifetimes`]).
+    pub fn update_lifetimes(&self, change: impl FnOnce(&mut Lifetimes)) {
+        let mut lifetimes = self.lifetimes();
+        change(&mut lifetimes);
+        self.set_lifetimes(lifetimes);
+    }
+
     /// Rotates the signing key, as Okta does about four times a year: a new RSA key signs every
     /// token from now on and is published first in the JWKS of every authorization server; the
     /// old keys stay published when `keep_old`, and are dropped otherwise. Returns the new

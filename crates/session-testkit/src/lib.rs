@@ -505,9 +505,7 @@ impl Harness {
 
     /// Changes mock-okta's token lifetimes for the tokens it issues from now on.
     pub fn update_lifetimes(&self, change: impl FnOnce(&mut mock_okta::Lifetimes)) {
-        let mut lifetimes = self.mock.lifetimes();
-        change(&mut lifetimes);
-        self.mock.set_lifetimes(lifetimes);
+        self.mock.update_lifetimes(change);
     }
 
     /// Starts a full sign-out whose end-session page never sends the browser back (mock-okta's

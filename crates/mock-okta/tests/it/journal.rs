@@ -192,9 +192,7 @@ async fn the_history_bounds_the_journal_events_and_inactive_tokens() {
 #[tokio::test]
 async fn expired_tokens_are_kept_as_expired_within_the_history() {
     let mock = start().await;
-    let mut lifetimes = mock.lifetimes();
-    lifetimes.access_token_secs = 1;
-    mock.set_lifetimes(lifetimes);
+    mock.update_lifetimes(|lifetimes| lifetimes.access_token_secs = 1);
     let browser = Browser::for_mock(&mock).unwrap();
     let tokens = signed_in_tokens(&mock, &browser).await;
     // Expiry is by the clock; the next store operation after it sweeps.

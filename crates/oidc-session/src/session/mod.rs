@@ -71,14 +71,6 @@ pub enum SignedOutReason {
     SignOutResumed,
 }
 
-impl SignedOutReason {
-    /// Whether the browser's Okta session may sign nobody in here without a password after
-    /// this: Okta's answer named someone else than the person signed in.
-    pub(super) fn distrusts_browser_session(self) -> bool {
-        self == Self::IdentityChanged
-    }
-}
-
 /// The session as the UI sees it: no token, ever.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]

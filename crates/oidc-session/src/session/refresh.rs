@@ -70,8 +70,11 @@ impl SessionManager {
     }
 
     /// Whether a failed refresh ends the session, and why: Okta refused to renew it, or
-    /// answered with what the app cannot use. Anything else (offline, Okta in trouble, the keychain)
-    /// leaves the session for a retry.
+    /// answered with what the app cannot use. When Okta named another person, the next
+    /// sign-in must ask for a password; that is recorded here, before the session ends (its
+    /// sign-out may not run, for a newer session, or not finish, should the app quit): failing
+    /// closed costs a password, failing open a silent sign-in. Anything else (offline, Okta in
+    /// trouble, the keychain) leaves the session for a retry.
     pub(super) fn session_ending(&self, error: &SessionError) -> Option<SignedOutReason> {
         let reason = match error {
             SessionError::GrantRejected { .. } => SignedOutReason::EndedByOrganization,
@@ -89,7 +92,10 @@ impl SessionManager {
                 SignedOutReason::EndedByOrganization
             }
             SessionError::RefreshUnavailable => SignedOutReason::EndedElsewhere,
-            SessionError::IdentityChanged => SignedOutReason::IdentityChanged,
+            SessionError::IdentityChanged => {
+                self.require_fresh_login(true);
+                SignedOutReason::IdentityChanged
+            }
             SessionError::InvalidIdToken(_) | SessionError::NotDpopBound { .. } => {
                 SignedOutReason::UnverifiedAnswer
             }
@@ -118,11 +124,6 @@ impl SessionManager {
             .err()
             .and_then(|error| self.session_ending(error))
         {
-            // Set before the sign-out, which may not run (a newer session) or not finish (the
-            // app quits): failing closed costs a password, failing open a silent sign-in.
-            if reason.distrusts_browser_session() {
-                self.require_fresh_login(true);
-            }
             let ended = self
                 .sign_out_because(SignOutMode::AppOnly, Some(reason), Some(sign_outs))
                 .await;

@@ -242,9 +242,6 @@ impl SessionManager {
         reason: SignedOutReason,
     ) -> Result<(), SessionError> {
         self.discard(session.tokens).await?;
-        if reason.distrusts_browser_session() {
-            self.require_fresh_login(true);
-        }
         self.set_state(State::SignedOut(Some(reason)));
         Ok(())
     }

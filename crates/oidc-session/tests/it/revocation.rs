@@ -5,8 +5,8 @@
 use mock_okta::{TokenState, DEMO_CLIENT_ID};
 use oidc_session::tokens::{AccessToken, RevocableToken, TokenKind};
 use oidc_session::vault::{QueuedToken, TokenOrigin};
-use oidc_session::{Config, RevocationStatus, SignOutMode};
-use session_testkit::{Harness, Server, SCHEME};
+use oidc_session::{RevocationStatus, SignOutMode};
+use session_testkit::{Harness, Server};
 
 /// The last revocation status the window was told of (empty if none).
 fn last_status(harness: &Harness) -> RevocationStatus {
@@ -15,18 +15,12 @@ fn last_status(harness: &Harness) -> RevocationStatus {
 
 #[tokio::test]
 async fn an_http_loopback_issuer_gets_every_token_revoked() {
-    let mock_config = mock_okta::Config {
-        plain_http_issuer: true,
-        ..mock_okta::Config::default()
-    };
     for (server, mode) in [
         (Server::Default, SignOutMode::AppOnly),
         (Server::Org, SignOutMode::Full),
     ] {
         let test = format!("http-issuer-{server:?}-{mode:?}");
-        let mut harness =
-            Harness::start_against(&test, Config::defaults(SCHEME), mock_config.clone(), server)
-                .await;
+        let mut harness = Harness::start_on_form(&test, (server, true)).await;
         let issuer = server.issuer(&harness.mock);
         assert!(issuer.as_str().starts_with("http://127.0.0.1:"), "{issuer}");
         let browser = harness.browser();

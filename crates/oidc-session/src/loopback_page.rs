@@ -8,6 +8,8 @@
 //! only to a connection of the app's own user: other users can read the page's URL in the
 //! browser's command line too.
 
+#[cfg(target_os = "linux")]
+use std::net::SocketAddrV4;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -95,7 +97,8 @@ impl Page {
 /// browser there ends, so that a browser that comes late still ends Okta's session.
 pub(crate) async fn publish(page: Arc<Page>) -> std::io::Result<Url> {
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-    let port = listener.local_addr()?.port();
+    let server = listener.local_addr()?;
+    let port = server.port();
     let path = format!("/{}", CsrfToken::new_random().into_secret());
     let url = Url::parse(&format!("http://127.0.0.1:{port}{path}")).expect("a loopback URL");
     let page = Arc::new(Mutex::new(Some(page)));
@@ -110,7 +113,7 @@ pub(crate) async fn publish(page: Arc<Page>) -> std::io::Result<Url> {
                         // A HEAD must not use the page up.
                         return StatusCode::METHOD_NOT_ALLOWED.into_response();
                     }
-                    if !of_this_user(peer) {
+                    if !of_this_user(peer, server) {
                         tracing::warn!(%peer, "another user asked for the one-time page; refused");
                         return StatusCode::FORBIDDEN.into_response();
                     }
@@ -149,10 +152,11 @@ fn serve_once(page: &Mutex<Option<Arc<Page>>>, served: &Notify) -> Response {
     page.response()
 }
 
-/// Whether the TCP connection from `peer` (on loopback, to this process) belongs to this
-/// process's user: the kernel's table of TCP sockets names the owner of the peer's end.
+/// Whether the TCP connection from `peer` to `server` (both on loopback, `server` in this
+/// process) belongs to this process's user: the kernel's table of TCP sockets names the owner
+/// of the peer's end.
 #[cfg(target_os = "linux")]
-fn of_this_user(peer: SocketAddr) -> bool {
+fn of_this_user(peer: SocketAddr, server: SocketAddr) -> bool {
     use std::os::unix::fs::MetadataExt as _;
 
     let (Ok(me), Ok(table)) = (
@@ -161,25 +165,45 @@ fn of_this_user(peer: SocketAddr) -> bool {
     ) else {
         return false;
     };
-    let SocketAddr::V4(peer) = peer else {
+    let (SocketAddr::V4(peer), SocketAddr::V4(server)) = (peer, server) else {
         return false;
     };
-    // `local_address` is the IPv4 address as a little-endian hex word, then the port.
-    let address = format!(
-        "{:08X}:{:04X}",
-        u32::from_le_bytes(peer.ip().octets()),
-        peer.port()
-    );
-    table.lines().skip(1).any(|line| {
+    connection_owner(&table, peer, server) == Some(me)
+}
+
+/// The owner's uid of the open connection from `local` to `remote` in `table`, the text of
+/// `/proc/net/tcp`. The whole address pair must match, and the connection must be open: a
+/// port alone is not unique (Linux gives one local port to connections to different places),
+/// and a closed connection waiting out TIME_WAIT belongs to nobody, so the table says uid 0.
+#[cfg(target_os = "linux")]
+fn connection_owner(table: &str, local: SocketAddrV4, remote: SocketAddrV4) -> Option<u32> {
+    /// The `st` column's value for an open connection.
+    const ESTABLISHED: &str = "01";
+    // Each address is the IPv4 address as a little-endian hex word, then the port.
+    let hex = |address: SocketAddrV4| {
+        format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(address.ip().octets()),
+            address.port()
+        )
+    };
+    let (local, remote) = (hex(local), hex(remote));
+    table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        fields.get(1) == Some(&address.as_str())
-            && fields.get(7).and_then(|uid| uid.parse::<u32>().ok()) == Some(me)
+        match fields[..] {
+            [_, row_local, row_remote, ESTABLISHED, _, _, _, uid, ..]
+                if row_local == local && row_remote == remote =>
+            {
+                uid.parse().ok()
+            }
+            _ => None,
+        }
     })
 }
 
 /// Elsewhere, every local connection counts as the user's (no such table to ask).
 #[cfg(not(target_os = "linux"))]
-fn of_this_user(_peer: SocketAddr) -> bool {
+fn of_this_user(_peer: SocketAddr, _server: SocketAddr) -> bool {
     true
 }
 
@@ -269,6 +293,32 @@ mod tests {
             .output()
             .expect("setpriv and curl (scripts/setup installs them)");
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// The kernel's table may list the client's port more than once: a connection of another
+    /// user to somewhere else, and one of an earlier connection waiting out TIME_WAIT (uid 0,
+    /// which was root's own uid when the tests ran as root).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_owner_is_the_one_of_the_open_connection_to_the_page() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:8CE1 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 646522 1 0000000074ad1cc3 100 0 0 10 0
+   1: 0100007F:C330 0100007F:1F90 06 00000000:00000000 03:0000175C 00000000     0        0 0 3 0000000074170513
+   2: 0100007F:C330 0100007F:0050 01 00000000:00000000 00:00000000 00000000  1000        0 646600 1 0000000074ad1cc4 20 4 30 10 -1
+   3: 0100007F:C330 0100007F:8CE1 01 00000000:00000000 00:00000000 00000000 65534        0 646601 1 0000000074ad1cc5 20 4 30 10 -1
+   4: 0100007F:8CE1 0100007F:C330 01 00000000:00000000 00:00000000 00000000     0        0 646602 1 0000000074ad1cc6 20 4 30 10 -1
+";
+        let client: SocketAddrV4 = "127.0.0.1:49968".parse().unwrap();
+        let page: SocketAddrV4 = "127.0.0.1:36065".parse().unwrap();
+        assert_eq!(connection_owner(table, client, page), Some(65534));
+        let elsewhere: SocketAddrV4 = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(
+            connection_owner(table, client, elsewhere),
+            None,
+            "a connection waiting out TIME_WAIT has no owner"
+        );
+        let unknown: SocketAddrV4 = "127.0.0.1:49969".parse().unwrap();
+        assert_eq!(connection_owner(table, unknown, page), None);
     }
 
     #[cfg(target_os = "linux")]

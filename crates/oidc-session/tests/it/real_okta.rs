@@ -249,35 +249,48 @@ async fn a_rotated_signing_key_needs_no_restart() {
 
 #[tokio::test]
 async fn a_rotated_signing_key_okta_cannot_serve_yet_keeps_the_session() {
-    let mut harness = Harness::start("key-rotation-keys-down").await;
-    let browser = harness.browser();
-    harness.app.sign_in(&browser).await;
-    let fetched = harness.mock.requests_served(Endpoint::Keys);
+    for form in ISSUER_FORMS {
+        let test = format!("key-rotation-keys-down-{form:?}");
+        let mut harness = Harness::start_on_form(&test, form).await;
+        let browser = harness.browser();
+        harness.app.sign_in(&browser).await;
+        let fetched = harness.mock.requests_served(Endpoint::Keys);
 
-    // Okta's keys endpoint fails just as the key rotates: TLS vouches for the ID token that
-    // the token endpoint sent, and the session goes on.
-    harness.mock.rotate_signing_key(false).await;
-    harness
-        .mock
-        .update_faults(|faults| faults.keys.status = Some(503));
-    harness.app.manager.refresh_now().await.unwrap();
-    assert_eq!(harness.mock.requests_served(Endpoint::Keys), fetched + 1);
-    assert!(matches!(
-        harness.app.manager.view(),
-        SessionView::SignedIn { .. }
-    ));
+        // Okta's keys endpoint fails just as the key rotates: the connection (TLS, or loopback
+        // for an http issuer) vouches for the ID token that the token endpoint sent, and the
+        // session goes on.
+        harness.mock.rotate_signing_key(false).await;
+        harness
+            .mock
+            .update_faults(|faults| faults.keys.status = Some(503));
+        harness.app.manager.refresh_now().await.unwrap();
+        assert_eq!(
+            harness.mock.requests_served(Endpoint::Keys),
+            fetched + 1,
+            "{test}"
+        );
+        assert!(
+            matches!(harness.app.manager.view(), SessionView::SignedIn { .. }),
+            "{test}"
+        );
 
-    // Once Okta serves its keys again, the next ID token is checked against them.
-    harness
-        .mock
-        .update_faults(|faults| faults.keys.status = None);
-    harness.app.manager.refresh_now().await.unwrap();
-    assert_eq!(harness.mock.requests_served(Endpoint::Keys), fetched + 2);
-    harness.app.sign_out(&browser).await;
-    assert_eq!(
-        harness.app.events.outcomes()[0].kind,
-        OutcomeKind::Completed
-    );
+        // Once Okta serves its keys again, the next ID token is checked against them.
+        harness
+            .mock
+            .update_faults(|faults| faults.keys.status = None);
+        harness.app.manager.refresh_now().await.unwrap();
+        assert_eq!(
+            harness.mock.requests_served(Endpoint::Keys),
+            fetched + 2,
+            "{test}"
+        );
+        harness.app.sign_out(&browser).await;
+        assert_eq!(
+            harness.app.events.outcomes()[0].kind,
+            OutcomeKind::Completed,
+            "{test}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -305,40 +318,44 @@ async fn unknown_signing_keys_are_fetched_at_most_once_a_minute() {
 
 #[tokio::test]
 async fn discovery_and_keys_are_fetched_again_once_older_than_their_maximum_age() {
-    let mut harness = Harness::start("discovery-max-age").await;
-    let browser = harness.browser();
-    harness.app.sign_in(&browser).await;
-    let fetches = |harness: &Harness| {
-        [Endpoint::Discovery, Endpoint::Keys].map(|endpoint| harness.mock.requests_served(endpoint))
-    };
-    // Younger than the maximum age (a day): the refresh and the replaced token's revocation
-    // use what the sign-in fetched.
-    let before = fetches(&harness);
-    refresh_and_revoke_the_replaced(&harness).await;
-    assert_eq!(fetches(&harness), before);
+    for form in ISSUER_FORMS {
+        let test = format!("discovery-max-age-{form:?}");
+        let mut harness = Harness::start_on_form(&test, form).await;
+        let browser = harness.browser();
+        harness.app.sign_in(&browser).await;
+        let fetches = |harness: &Harness| {
+            [Endpoint::Discovery, Endpoint::Keys]
+                .map(|endpoint| harness.mock.requests_served(endpoint))
+        };
+        // Younger than the maximum age (a day): the refresh and the replaced token's
+        // revocation use what the sign-in fetched.
+        let before = fetches(&harness);
+        refresh_and_revoke_the_replaced(&harness).await;
+        assert_eq!(fetches(&harness), before, "{test}");
 
-    // Always too old: the refresh and the revocation each fetch both again.
-    harness.idp.discovery_max_age = Duration::ZERO;
-    harness.restart().await;
-    harness.app.manager.restored().await.unwrap();
-    let before = fetches(&harness);
-    refresh_and_revoke_the_replaced(&harness).await;
-    assert_eq!(fetches(&harness), before.map(|count| count + 2));
+        // Always too old: the refresh and the revocation each fetch both again.
+        harness.idp.discovery_max_age = Duration::ZERO;
+        harness.restart().await;
+        harness.app.manager.restored().await.unwrap();
+        let before = fetches(&harness);
+        refresh_and_revoke_the_replaced(&harness).await;
+        assert_eq!(fetches(&harness), before.map(|count| count + 2), "{test}");
 
-    // Okta's discovery failing then is no outage: the older discovery serves both.
-    harness
-        .mock
-        .update_faults(|faults| faults.discovery.status = Some(503));
-    refresh_and_revoke_the_replaced(&harness).await;
-    assert_eq!(
-        fetches(&harness),
-        [before[0] + 4, before[1] + 2],
-        "a failed discovery fetches no keys"
-    );
-    assert!(matches!(
-        harness.app.manager.view(),
-        SessionView::SignedIn { .. }
-    ));
+        // Okta's discovery failing then is no outage: the older discovery serves both.
+        harness
+            .mock
+            .update_faults(|faults| faults.discovery.status = Some(503));
+        refresh_and_revoke_the_replaced(&harness).await;
+        assert_eq!(
+            fetches(&harness),
+            [before[0] + 4, before[1] + 2],
+            "{test}: a failed discovery fetches no keys"
+        );
+        assert!(
+            matches!(harness.app.manager.view(), SessionView::SignedIn { .. }),
+            "{test}"
+        );
+    }
 }
 
 /// Refreshes the tokens, then waits until the retries revoked the access token the refresh
